@@ -1,0 +1,44 @@
+# PneumoScan: the README's two commands, `make run` and `make test`, each set themselves up.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+WEB_STAMP := web/out/index.html
+
+.PHONY: venv test lint run web bench train-default clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(shell command -v $(PYTHON) || echo python3) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch/torchvision pinned exactly: they install from the local wheel cache on our machines.
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+
+test: venv
+	$(VENV)/bin/ruff check src tests bench
+	@if [ -f web/package.json ]; then $(MAKE) web; fi
+	$(VENV)/bin/pytest -q
+
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): $(shell find web -path web/node_modules -prune -o -path web/out -prune -o -path web/.next -prune -o -type f -print 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+run: venv
+	@if [ -f web/package.json ]; then $(MAKE) web; fi
+	$(VENV)/bin/pneumoscan serve $${PNEUMOSCAN_RUN:-runs/default} --port $${PNEUMOSCAN_PORT:-8000}
+
+bench: venv
+	$(PY) bench/train_speed.py
+	@if [ -f bench/serve_latency.py ]; then $(PY) bench/serve_latency.py; fi
+
+clean:
+	rm -rf $(VENV) web/node_modules web/out web/.next

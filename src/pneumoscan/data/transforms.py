@@ -1,0 +1,114 @@
+"""Image preprocessing (paper section III.E/F): eval and train transforms built from one spec.
+
+The eval spec travels inside the checkpoint, so serving rebuilds exactly what training used.
+
+Aspect ratio: the shared training copy of the Kermany data was squashed to 224x224 squares, while
+real uploads keep their original aspect ratio. The eval transform therefore first *squashes* every
+image to a ``canonical`` square (the same operation that produced the training copy), then applies
+the paper's resize 256 + center crop 224. A squashed copy and its original-aspect source then give
+nearly the same tensor (tested in tests/data/test_transforms.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from PIL import Image
+from torchvision import transforms as T
+
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Everything the eval transform needs; saved in the checkpoint as a dict."""
+
+    canonical: int = 224  # squash to this square first (0 = skip), like the training copy
+    resize: int = 256  # the paper's Resize(256) ...
+    crop: int = 224  # ... and CenterCrop(224)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocessing:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"Unknown preprocessing keys {sorted(unknown)}; expected {sorted(cls.__dataclass_fields__)}.")
+        d = dict(d)
+        for key in ("mean", "std"):
+            if key in d:
+                d[key] = tuple(float(x) for x in d[key])
+        return cls(**d)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Grayscale (8/16-bit), palette or RGBA images become 8-bit, 3-channel RGB."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        import numpy as np
+
+        arr = np.asarray(image, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        image = Image.fromarray(arr.astype("uint8"), mode="L")
+    return image.convert("RGB")
+
+
+def _squash(size: int) -> list:
+    return [T.Resize((size, size), antialias=True)] if size else []
+
+
+def eval_transform(spec: Preprocessing) -> T.Compose:
+    """Squash to ``canonical`` square -> resize ``resize`` -> center crop ``crop`` -> tensor -> normalise."""
+    return T.Compose(
+        [
+            T.Lambda(to_rgb),
+            *_squash(spec.canonical),
+            T.Resize((spec.resize, spec.resize), antialias=True),
+            T.CenterCrop(spec.crop),
+            T.ToTensor(),
+            T.Normalize(spec.mean, spec.std),
+        ]
+    )
+
+
+def train_transform(spec: Preprocessing) -> T.Compose:
+    """The eval pipeline plus augmentation that keeps clinical meaning.
+
+    Small rotations, scale and shift mimic patient positioning; brightness/contrast mimic exposure.
+    No vertical flips (a chest is never upside down) and no horizontal flips either: a mirrored
+    film puts the heart on the right (dextrocardia), anatomy the model should never be taught
+    as normal, and side markers become mirrored text.
+    """
+    return T.Compose(
+        [
+            T.Lambda(to_rgb),
+            *_squash(spec.canonical),
+            T.Resize((spec.resize, spec.resize), antialias=True),
+            T.RandomAffine(degrees=10, translate=(0.05, 0.05), scale=(0.9, 1.1)),
+            T.ColorJitter(brightness=0.2, contrast=0.2),
+            T.CenterCrop(spec.crop),
+            T.ToTensor(),
+            T.Normalize(spec.mean, spec.std),
+        ]
+    )
+
+
+def data_transforms(spec: Preprocessing | None = None) -> dict[str, T.Compose]:
+    """The paper's ``data_transforms`` dict: ``train`` (augmented), ``val`` and ``test`` (eval)."""
+    spec = spec or Preprocessing()
+    ev = eval_transform(spec)
+    return {"train": train_transform(spec), "val": ev, "test": ev}
+
+
+def denormalize(batch: torch.Tensor, spec: Preprocessing) -> torch.Tensor:
+    """Undo the normalisation for display; returns values clipped to [0, 1]."""
+    mean = torch.tensor(spec.mean, dtype=batch.dtype).view(-1, 1, 1)
+    std = torch.tensor(spec.std, dtype=batch.dtype).view(-1, 1, 1)
+    return (batch * std + mean).clamp(0, 1)
