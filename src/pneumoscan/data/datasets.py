@@ -138,7 +138,9 @@ def load_splits(
     """
     source = Path(source)
     if not source.exists():
-        raise FileNotFoundError(f"Dataset {source} does not exist. Pass a folder with train/ val/ test/ or a .npz file.")
+        raise FileNotFoundError(
+            f"Dataset {source} does not exist. Pass a folder with train/ val/ test/ or a .npz file."
+        )
     if source.is_file():
         return _load_npz(source)
     if check:
@@ -153,7 +155,9 @@ def load_splits(
         return DatasetSplits(train, val, test, "val folder", fingerprint)
     log.info(
         "val/ has %s images (< %d): carving %.0f%% of train/ as validation, grouped by patient",
-        0 if val is None else len(val), min_val_size, val_fraction * 100,
+        0 if val is None else len(val),
+        min_val_size,
+        val_fraction * 100,
     )
     groups = [patient_id(i) for i in train.ids]
     tr_idx, va_idx = grouped_split(train.targets, groups, val_fraction, seed)
@@ -182,3 +186,24 @@ def _folder_fingerprint(root: Path, train_ids: Sequence[str]) -> str:
         h.update(rel.encode())
         h.update(hashlib.sha256((root / rel).read_bytes()).digest())
     return f"sha256:{h.hexdigest()}"
+
+
+def load_split(source: str | Path, split: str) -> LabelledImages:
+    """One split of a dataset folder (``<source>/<split>/``) or ``.npz`` file, for evaluation.
+
+    Raises:
+        FileNotFoundError: the split does not exist.
+    """
+    source = Path(source)
+    if source.is_file():
+        data = dict(np.load(source))
+        if f"{split}_images" not in data:
+            raise FileNotFoundError(
+                f"{source} has no {split}_images; splits there: "
+                f"{sorted(k[:-7] for k in data if k.endswith('_images'))}."
+            )
+        return npz_split(data, split)
+    split_dir = source / split
+    if not split_dir.is_dir():
+        raise FileNotFoundError(f"No {split}/ folder in {source}. Pass --split train, val or test.")
+    return image_folder(split_dir, source)

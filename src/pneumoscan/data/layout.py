@@ -114,11 +114,15 @@ def _check_split(split_dir: Path, report: DatasetReport, verify_images: bool) ->
                 )
                 continue
             if verify_images and not _readable(file):
-                report.problems.append(f"Unreadable image: {file} (corrupt or not really an image). Remove or replace it.")
+                report.problems.append(
+                    f"Unreadable image: {file} (corrupt or not really an image). Remove or replace it."
+                )
                 continue
             n += 1
         if n == 0:
-            report.problems.append(f"Empty class folder {cls_dir}: it holds no readable image. Add images or fix the path.")
+            report.problems.append(
+                f"Empty class folder {cls_dir}: it holds no readable image. Add images or fix the path."
+            )
         counts[cls] = n
     return counts
 

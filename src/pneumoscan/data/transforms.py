@@ -38,7 +38,9 @@ class Preprocessing:
     def from_dict(cls, d: dict) -> Preprocessing:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"Unknown preprocessing keys {sorted(unknown)}; expected {sorted(cls.__dataclass_fields__)}.")
+            raise ValueError(
+                f"Unknown preprocessing keys {sorted(unknown)}; expected {sorted(cls.__dataclass_fields__)}."
+            )
         d = dict(d)
         for key in ("mean", "std"):
             if key in d:

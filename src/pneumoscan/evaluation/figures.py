@@ -1,0 +1,123 @@
+"""Matplotlib figures for the run folder (PNG, Agg backend, no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from pneumoscan import CLASS_NAMES  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def class_distribution(counts: dict[str, dict[str, int]], path: Path) -> Path:
+    """Fig. 1: images per class in each split."""
+    splits = list(counts)
+    x = np.arange(len(splits))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, cls in enumerate(CLASS_NAMES):
+        vals = [counts[s].get(cls, 0) for s in splits]
+        bars = ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=cls, color=("#4c9be8", "#e8794c")[i])
+        ax.bar_label(bars, fontsize=8)
+    ax.set_xticks(x, splits)
+    ax.set_ylabel("images")
+    ax.set_title("Class distribution per split")
+    ax.legend()
+    return _save(fig, path)
+
+
+def image_grid(
+    images: Sequence[np.ndarray], titles: Sequence[str], path: Path, colors: Sequence[str] | None = None,
+    suptitle: str = "", n: int = 6,
+) -> Path:
+    """An n x n grid of images (HxW or HxWx3 arrays in [0, 1] or uint8) with coloured titles."""
+    fig, axes = plt.subplots(n, n, figsize=(2 * n, 2.2 * n))
+    for k, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k], cmap="gray")
+            ax.set_title(titles[k], fontsize=8, color=colors[k] if colors else "black")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return _save(fig, path)
+
+
+def tensor_to_image(t: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised CHW tensor back to an HxWx3 array in [0, 1] (denormalised for display)."""
+    m = torch.tensor(mean).view(-1, 1, 1)
+    s = torch.tensor(std).view(-1, 1, 1)
+    return (t.cpu() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def prediction_grid(
+    tensors: Sequence[torch.Tensor], y_true: Sequence[int], prob: Sequence[float], threshold: float,
+    mean: Sequence[float], std: Sequence[float], path: Path,
+) -> Path:
+    """III.J: test images with predicted/true labels, titles green when right, red when wrong."""
+    images, titles, colors = [], [], []
+    for t, y, p in zip(tensors, y_true, prob):
+        pred = int(p >= threshold)
+        images.append(tensor_to_image(t, mean, std))
+        titles.append(f"pred {CLASS_NAMES[pred]} ({p:.2f})\ntrue {CLASS_NAMES[int(y)]}")
+        colors.append("green" if pred == int(y) else "red")
+    return image_grid(images, titles, path, colors, suptitle=f"Test predictions (threshold {threshold:.3f})")
+
+
+def confusion_matrix_figure(cm: Sequence[Sequence[int]], path: Path, title: str = "Confusion matrix") -> Path:
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=14)
+    ax.set_xticks([0, 1], [f"pred {c}" for c in CLASS_NAMES])
+    ax.set_yticks([0, 1], [f"true {c}" for c in CLASS_NAMES])
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def roc_figure(y: np.ndarray, prob: np.ndarray, auc: dict, threshold: float, path: Path) -> Path:
+    fpr, tpr, thr = roc_curve(y, prob)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr, lw=2, label=f"AUC {auc['value']:.3f} (95% CI {auc['ci_low']:.3f}-{auc['ci_high']:.3f})")
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+    pred = prob >= threshold
+    sens = pred[y == 1].mean() if (y == 1).any() else np.nan
+    fp_rate = pred[y == 0].mean() if (y == 0).any() else np.nan
+    ax.plot([fp_rate], [sens], "o", color="red", label=f"threshold {threshold:.3f}")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title("ROC curve")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def training_curves(history: Sequence[dict], path: Path) -> Path:
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    a.plot(epochs, [h["val_loss"] for h in history], "o-", label="val")
+    a.set_title("loss")
+    a.set_xlabel("epoch")
+    a.legend()
+    b.plot(epochs, [h["train_accuracy"] for h in history], "o-", label="train accuracy")
+    b.plot(epochs, [h["val_accuracy"] for h in history], "o-", label="val accuracy")
+    b.plot(epochs, [h["val_auc"] for h in history], "o-", label="val AUC")
+    b.set_xlabel("epoch")
+    b.set_title("accuracy / AUC")
+    b.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,79 @@
+"""``PneumoniaNet``: a pretrained backbone (image -> pooled features) plus a two-class linear head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class PneumoniaNet(nn.Module):
+    """Backbone + linear head, with freezing that survives ``model.train()``.
+
+    Args:
+        backbone: maps a (B, 3, H, W) batch to pooled features (B, num_features).
+        num_features: the backbone's output width.
+        blocks: the backbone's stages in input-to-output order; ``unfreeze_last=N`` trains the last N.
+        cam_layer: the last convolutional block (Grad-CAM's target layer).
+        num_classes: 2 (NORMAL, PNEUMONIA).
+        dropout: dropout before the head (0 = none).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_features: int,
+        blocks: Sequence[nn.Module],
+        cam_layer: nn.Module,
+        num_classes: int = 2,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.blocks = list(blocks)  # plain list: the modules are registered through self.backbone
+        self.cam_layer = cam_layer
+        self.num_features = num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
+        self.trainable_blocks = 0
+
+    @property
+    def classifier(self) -> nn.Linear:
+        """The final linear layer (the paper's replaced last layer)."""
+        return self.head[-1]
+
+    def set_trainable_blocks(self, n: int) -> None:
+        """Freeze the whole backbone (n=0, the paper) or leave its last ``n`` blocks trainable.
+
+        Raises:
+            ValueError: ``n`` is negative or larger than the number of blocks.
+        """
+        if not 0 <= n <= len(self.blocks):
+            raise ValueError(f"unfreeze_last must be between 0 and {len(self.blocks)} for this backbone, got {n}.")
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        for block in self.blocks[len(self.blocks) - n :]:
+            for p in block.parameters():
+                p.requires_grad_(True)
+        self.trainable_blocks = n
+        self.train(self.training)
+
+    @property
+    def backbone_frozen(self) -> bool:
+        return self.trainable_blocks == 0
+
+    def train(self, mode: bool = True) -> PneumoniaNet:
+        """Like ``nn.Module.train``, but frozen blocks stay in eval mode (fixed BN statistics, no dropout)."""
+        super().train(mode)
+        frozen = self.blocks[: len(self.blocks) - self.trainable_blocks]
+        for block in frozen:
+            block.eval()
+        if self.trainable_blocks == 0:
+            self.backbone.eval()
+        return self
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -1,0 +1,1 @@
+"""Serving: the trained run folder turned into predictions (no training code here)."""
