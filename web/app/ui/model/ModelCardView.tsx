@@ -1,0 +1,238 @@
+import { apiUrl } from "@/lib/api";
+import type { Metric, ModelCard } from "@/lib/definitions";
+import { formatPercent } from "@/lib/format";
+import { DataView, humanize } from "../common/DataView";
+
+const METRICS: { key: string; label: string; help: string }[] = [
+  { key: "auc", label: "ROC AUC", help: "How well the probability separates pneumonia from normal (1 is perfect)." },
+  { key: "accuracy", label: "Accuracy", help: "Share of test images classified correctly." },
+  { key: "sensitivity", label: "Sensitivity", help: "Share of pneumonia images that were flagged (recall)." },
+  { key: "specificity", label: "Specificity", help: "Share of normal images that were not flagged." },
+  { key: "precision", label: "Precision", help: "Share of flagged images that really showed pneumonia." },
+  { key: "f1", label: "F1 score", help: "Balance of precision and sensitivity." },
+];
+
+const FIGURE_TITLES: Record<string, string> = {
+  roc_curve: "ROC curve",
+  confusion_matrix: "Confusion matrix",
+  pr_curve: "Precision–recall curve",
+  calibration: "Calibration",
+};
+
+function isMetric(v: unknown): v is Metric {
+  return typeof v === "object" && v !== null && typeof (v as Metric).value === "number";
+}
+
+function fmt(v: number | null | undefined): string {
+  return v == null ? "—" : v.toFixed(3);
+}
+
+export function ModelCardView({ card }: { card: ModelCard }) {
+  const test = card.metrics?.test ?? null;
+  const known = new Set(METRICS.map((m) => m.key));
+  const extraMetrics = test
+    ? Object.entries(test).filter(([k, v]) => !known.has(k) && isMetric(v))
+    : [];
+  const cm = test?.confusion_matrix;
+  const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
+  const counts = card.training_data?.counts ?? null;
+  const splits = counts ? Object.keys(counts) : [];
+  const countClasses = counts
+    ? Array.from(new Set(splits.flatMap((s) => Object.keys(counts[s] ?? {}))))
+    : [];
+  const figures = Object.entries(card.figures ?? {}).sort(([a], [b]) => {
+    const order = ["roc_curve", "confusion_matrix"];
+    const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
+    const ib = order.indexOf(b) === -1 ? 99 : order.indexOf(b);
+    return ia - ib || a.localeCompare(b);
+  });
+
+  return (
+    <article aria-labelledby="model-title">
+      <header className="page-head">
+        <h1 id="model-title">Model card</h1>
+        <p className="page-head__sub" data-testid="model-version">
+          {card.model_version}
+        </p>
+      </header>
+
+      <section className="card" aria-labelledby="mc-overview">
+        <h2 id="mc-overview">Overview</h2>
+        <dl className="dl">
+          <dt>Architecture</dt>
+          <dd>{card.architecture ?? "—"}</dd>
+          <dt>Backbone</dt>
+          <dd>{card.backbone ?? "—"}</dd>
+          <dt>Starting weights</dt>
+          <dd>{card.weights_origin ?? "—"}</dd>
+          <dt>Classes</dt>
+          <dd>{classes.join(", ")}</dd>
+          <dt>Decision threshold</dt>
+          <dd data-testid="model-threshold">
+            {formatPercent(card.threshold)}
+            {card.threshold_rule ? <span className="hint"> — {card.threshold_rule}</span> : null}
+          </dd>
+          <dt>Preprocessing</dt>
+          <dd>
+            <DataView value={card.preprocessing} />
+          </dd>
+        </dl>
+      </section>
+
+      <section className="section" aria-labelledby="mc-metrics">
+        <h2 id="mc-metrics">Performance on the test set</h2>
+        {test ? (
+          <>
+            <p>
+              Measured on {test.n ?? "the"} held-out test images. The 95% confidence interval (CI) gives the range the
+              true value plausibly lies in.
+            </p>
+            <div className="table-wrap">
+              <table className="table" data-testid="metrics-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Metric</th>
+                    <th scope="col">Value</th>
+                    <th scope="col">95% CI</th>
+                    <th scope="col">Meaning</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {METRICS.filter((m) => isMetric(test[m.key as keyof typeof test])).map((m) => {
+                    const v = test[m.key as keyof typeof test] as Metric;
+                    return (
+                      <tr key={m.key}>
+                        <th scope="row">{m.label}</th>
+                        <td data-label="Value">{fmt(v.value)}</td>
+                        <td data-label="95% CI">
+                          {v.ci_low != null && v.ci_high != null ? `${fmt(v.ci_low)} – ${fmt(v.ci_high)}` : "—"}
+                        </td>
+                        <td data-label="Meaning" className="hint">
+                          {m.help}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                  {extraMetrics.map(([k, v]) => (
+                    <tr key={k}>
+                      <th scope="row">{humanize(k)}</th>
+                      <td data-label="Value">{fmt((v as Metric).value)}</td>
+                      <td data-label="95% CI">
+                        {(v as Metric).ci_low != null && (v as Metric).ci_high != null
+                          ? `${fmt((v as Metric).ci_low)} – ${fmt((v as Metric).ci_high)}`
+                          : "—"}
+                      </td>
+                      <td data-label="Meaning" />
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            {cm && cm.length === 2 && cm.every((r) => r.length === 2) && (
+              <div className="table-wrap">
+                <table className="table table--matrix" data-testid="confusion-table">
+                  <caption>Confusion matrix (test set): rows are the truth, columns the model&apos;s answer</caption>
+                  <thead>
+                    <tr>
+                      <td />
+                      <th scope="col">Predicted {classes[0]}</th>
+                      <th scope="col">Predicted {classes[1]}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {cm.map((row, i) => (
+                      <tr key={i}>
+                        <th scope="row">Actual {classes[i]}</th>
+                        <td>{row[0]}</td>
+                        <td>{row[1]}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </>
+        ) : (
+          <p>No test metrics were recorded for this model.</p>
+        )}
+      </section>
+
+      <section className="section" aria-labelledby="mc-data">
+        <h2 id="mc-data">Training data</h2>
+        <dl className="dl">
+          <dt>Source</dt>
+          <dd>{card.training_data?.source ?? "—"}</dd>
+          {card.training_data?.fingerprint && (
+            <>
+              <dt>Fingerprint</dt>
+              <dd>
+                <code className="break">{card.training_data.fingerprint}</code>
+              </dd>
+            </>
+          )}
+        </dl>
+        {counts && splits.length > 0 && (
+          <div className="table-wrap">
+            <table className="table" data-testid="counts-table">
+              <caption>Images per split and class</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Split</th>
+                  {countClasses.map((c) => (
+                    <th scope="col" key={c}>
+                      {c}
+                    </th>
+                  ))}
+                  <th scope="col">Total</th>
+                </tr>
+              </thead>
+              <tbody>
+                {splits.map((s) => {
+                  const row = counts[s] ?? {};
+                  const total = Object.values(row).reduce((a, b) => a + b, 0);
+                  return (
+                    <tr key={s}>
+                      <th scope="row">{humanize(s)}</th>
+                      {countClasses.map((c) => (
+                        <td key={c} data-label={c}>
+                          {row[c] ?? 0}
+                        </td>
+                      ))}
+                      <td data-label="Total">{total}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <section className="section columns" aria-label="Intended use and limitations">
+        <div>
+          <h2>Intended use</h2>
+          <DataView value={card.intended_use} />
+        </div>
+        <div>
+          <h2>Limitations</h2>
+          <DataView value={card.limitations} />
+        </div>
+      </section>
+
+      {figures.length > 0 && (
+        <section className="section" aria-labelledby="mc-figures">
+          <h2 id="mc-figures">Figures</h2>
+          <div className="figures">
+            {figures.map(([name, url]) => (
+              <figure key={name} className="card">
+                {/* eslint-disable-next-line @next/next/no-img-element */}
+                <img src={apiUrl(url)} alt={FIGURE_TITLES[name] ?? humanize(name)} loading="lazy" />
+                <figcaption>{FIGURE_TITLES[name] ?? humanize(name)}</figcaption>
+              </figure>
+            ))}
+          </div>
+        </section>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,48 @@
+"use client";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+
+const LINKS = [
+  { href: "/", label: "Home" },
+  { href: "/exam/", label: "New examination" },
+  { href: "/patients/", label: "Patients" },
+  { href: "/model/", label: "Model" },
+] as const;
+
+function isCurrent(pathname: string, href: string): boolean {
+  const p = pathname.endsWith("/") ? pathname : `${pathname}/`;
+  if (href === "/") return p === "/";
+  // A patient's page belongs to "Patients"; a result or report to neither.
+  if (href === "/patients/") return p === "/patients/" || p === "/patient/";
+  return p === href;
+}
+
+export function SiteHeader() {
+  const pathname = usePathname() ?? "/";
+  return (
+    <header className="site-header">
+      <div className="site-header__inner">
+        <Link href="/" className="brand" aria-label="PneumoScan home">
+          <span className="brand__mark" aria-hidden="true">
+            ◐
+          </span>
+          <span className="brand__name">PneumoScan</span>
+        </Link>
+        <nav aria-label="Main">
+          <ul className="nav">
+            {LINKS.map((l) => {
+              const current = isCurrent(pathname, l.href);
+              return (
+                <li key={l.href}>
+                  <Link href={l.href} className="nav__link" aria-current={current ? "page" : undefined}>
+                    {l.label}
+                  </Link>
+                </li>
+              );
+            })}
+          </ul>
+        </nav>
+      </div>
+    </header>
+  );
+}

@@ -1,0 +1,134 @@
+"use client";
+import Link from "next/link";
+import { studyHeatmapUrl, studyImageUrl } from "@/lib/api";
+import type { Report } from "@/lib/definitions";
+import { formatDate, formatPercent, patientAge, sexLabel } from "@/lib/format";
+import { DataView } from "../common/DataView";
+import { ProbabilityBar } from "../study/ProbabilityBar";
+import { resultSentence } from "../study/ResultView";
+import { DownloadPdfButton } from "./DownloadPdfButton";
+
+const DEFAULT_NOTICE =
+  "This report supports, and does not replace, a clinician's diagnosis. The result is a screening aid produced by a machine-learning model and must be read together with the clinical picture.";
+
+/** The printable report of one study (a print stylesheet hides the page chrome and buttons). */
+export function ReportView({ report }: { report: Report }) {
+  const { study, patient, model } = report;
+  const pred = study.prediction;
+  return (
+    <article className="report" aria-labelledby="report-title">
+      <div className="report__toolbar no-print">
+        <Link href={`/study/?id=${study.id}`}>← Back to the result</Link>
+        <div className="actions">
+          <button type="button" className="button button--secondary" onClick={() => window.print()}>
+            Print
+          </button>
+          <DownloadPdfButton study={study} />
+        </div>
+      </div>
+
+      <header className="report__head">
+        <div>
+          <p className="report__brand">PneumoScan</p>
+          <h1 id="report-title">Chest X-ray screening report</h1>
+        </div>
+        <dl className="dl dl--compact report__meta">
+          <dt>Study</dt>
+          <dd>{study.id}</dd>
+          <dt>Date</dt>
+          <dd data-testid="report-date">{formatDate(report.generated_at ?? pred?.created_at ?? study.uploaded_at, true)}</dd>
+        </dl>
+      </header>
+
+      <section className="report__section" aria-labelledby="rp-patient">
+        <h2 id="rp-patient">Patient</h2>
+        {patient ? (
+          <dl className="dl report__dl" data-testid="report-patient">
+            <dt>Name</dt>
+            <dd>{patient.name}</dd>
+            <dt>Patient ID (MRN)</dt>
+            <dd>{patient.mrn}</dd>
+            <dt>Sex</dt>
+            <dd>{sexLabel(patient.sex)}</dd>
+            <dt>Birth date</dt>
+            <dd>{patient.birth_date ? formatDate(patient.birth_date) : "—"}</dd>
+            <dt>Age</dt>
+            <dd>{patientAge(patient)}</dd>
+            <dt>Referring doctor</dt>
+            <dd>{patient.referring_doctor || "—"}</dd>
+            <dt>Symptoms and notes</dt>
+            <dd className="pre-line">{patient.notes || "—"}</dd>
+          </dl>
+        ) : (
+          <p>No patient is linked to this study.</p>
+        )}
+      </section>
+
+      <section className="report__section" aria-labelledby="rp-result">
+        <h2 id="rp-result">Result</h2>
+        {pred ? (
+          <div className="report__result">
+            <p>
+              <span className={`badge badge--${pred.label === "PNEUMONIA" ? "pneumonia" : "normal"}`} data-testid="result-label">
+                {pred.label}
+              </span>{" "}
+              Probability of pneumonia <strong data-testid="result-probability">{formatPercent(pred.probability)}</strong>{" "}
+              against a decision threshold of <strong>{formatPercent(pred.threshold)}</strong>.
+            </p>
+            <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
+            <p>{resultSentence(pred.label, pred.probability, pred.threshold)}</p>
+          </div>
+        ) : (
+          <p>This study has no prediction.</p>
+        )}
+      </section>
+
+      <section className="report__section report__images" aria-labelledby="rp-images">
+        <h2 id="rp-images">Images</h2>
+        <div className="report__figures">
+          <figure>
+            {/* eslint-disable-next-line @next/next/no-img-element */}
+            <img src={studyImageUrl(study)} alt="Chest X-ray" />
+            <figcaption>
+              Chest X-ray{study.original_filename ? ` (${study.original_filename})` : ""}
+            </figcaption>
+          </figure>
+          <figure>
+            <div className="report__overlay">
+              {/* eslint-disable-next-line @next/next/no-img-element */}
+              <img src={studyImageUrl(study)} alt="" />
+              {/* eslint-disable-next-line @next/next/no-img-element */}
+              <img className="report__overlay-heat" src={studyHeatmapUrl(study)} alt="Heatmap overlay" />
+            </div>
+            <figcaption>Heatmap (Grad-CAM): the regions that weighed most in the result.</figcaption>
+          </figure>
+        </div>
+      </section>
+
+      <section className="report__section" aria-labelledby="rp-model">
+        <h2 id="rp-model">Model and training data</h2>
+        <dl className="dl report__dl">
+          <dt>Model version</dt>
+          <dd data-testid="model-version">{model?.model_version ?? pred?.model_version ?? "—"}</dd>
+          <dt>Architecture</dt>
+          <dd>{model?.architecture ?? "—"}</dd>
+          <dt>Training data</dt>
+          <dd>
+            <DataView value={model?.training_data} />
+          </dd>
+          <dt>Test metrics</dt>
+          <dd>
+            <DataView value={model?.metrics} />
+          </dd>
+        </dl>
+        <p className="no-print">
+          <Link href="/model/">The full model card</Link>
+        </p>
+      </section>
+
+      <footer className="report__notice" role="note" data-testid="report-notice">
+        <strong>Important.</strong> {report.notice || DEFAULT_NOTICE}
+      </footer>
+    </article>
+  );
+}

@@ -1,0 +1,275 @@
+/**
+ * Fetchers for the PneumoScan API (docs/api.md). Every answer is checked with its zod schema;
+ * every failure becomes an ApiError whose `message` is the server's own `error.message`
+ * (shown verbatim by the UI), or plain words when the server could not be reached.
+ */
+import type { z } from "zod";
+import {
+  apiErrorBodySchema,
+  healthSchema,
+  inspectResultSchema,
+  modelCardSchema,
+  patientPageSchema,
+  patientSchema,
+  patientWithStudiesSchema,
+  reportSchema,
+  studySchema,
+  type ApiErrorCode,
+  type Health,
+  type InspectResult,
+  type ModelCard,
+  type Patient,
+  type PatientCreate,
+  type PatientPage,
+  type PatientWithStudies,
+  type Report,
+  type Study,
+} from "./definitions";
+
+/** Same origin by default; NEXT_PUBLIC_API_BASE may point elsewhere (no trailing slash). */
+export const API_BASE: string = (process.env.NEXT_PUBLIC_API_BASE ?? "").replace(/\/+$/, "");
+
+/** Absolute-path URLs from the API (image_url, figures, ...) resolved against API_BASE. */
+export function apiUrl(path: string): string {
+  if (/^(https?:|data:|blob:)/i.test(path)) return path;
+  return `${API_BASE}${path.startsWith("/") ? "" : "/"}${path}`;
+}
+
+export type ApiErrorKind = "http" | "network" | "invalid_response";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: ApiErrorCode;
+  readonly reason: string | null;
+  readonly kind: ApiErrorKind;
+
+  constructor(opts: {
+    message: string;
+    status?: number;
+    code?: ApiErrorCode;
+    reason?: string | null;
+    kind?: ApiErrorKind;
+  }) {
+    super(opts.message);
+    this.name = "ApiError";
+    this.status = opts.status ?? 0;
+    this.code = opts.code ?? "unknown";
+    this.reason = opts.reason ?? null;
+    this.kind = opts.kind ?? "http";
+  }
+
+  /** 422 not_chest_xray: the server looked at the image and refused to read it. */
+  get isRefusal(): boolean {
+    return this.code === "not_chest_xray";
+  }
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return e instanceof ApiError;
+}
+
+export const NETWORK_MESSAGE =
+  "Could not reach the PneumoScan server. Check that it is running and that this computer can reach it, then try again.";
+
+/** Turn a non-2xx answer's body into an ApiError (JSON error envelope when there is one). */
+export function errorFromBody(status: number, statusText: string, bodyText: string): ApiError {
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    parsed = null;
+  }
+  const env = apiErrorBodySchema.safeParse(parsed);
+  if (env.success) {
+    const e = env.data.error;
+    return new ApiError({
+      message: e.message,
+      status: e.status || status,
+      code: e.code,
+      reason: e.reason ?? env.data.reason ?? null,
+    });
+  }
+  const text = statusText ? `${status} ${statusText}` : String(status);
+  return new ApiError({
+    message: `The server answered ${text} without an explanation. Please try again in a moment.`,
+    status,
+    code: status === 404 ? "not_found" : "http_error",
+  });
+}
+
+function invalidResponse(what: string, issues: z.ZodError): ApiError {
+  const first = issues.issues[0];
+  const where = first ? ` (${first.path.join(".") || "body"}: ${first.message})` : "";
+  return new ApiError({
+    message: `The server's answer for ${what} was not in the expected form${where}. The web app and the server may be different versions.`,
+    kind: "invalid_response",
+  });
+}
+
+async function request<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  what: string,
+  init?: RequestInit,
+): Promise<z.infer<S>> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path), {
+      ...init,
+      headers: { Accept: "application/json", ...(init?.headers ?? {}) },
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiError({ message: NETWORK_MESSAGE, kind: "network" });
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, res.statusText, text);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError({
+      message: `The server's answer for ${what} was not JSON. Is the API running behind this address?`,
+      kind: "invalid_response",
+      status: res.status,
+    });
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw invalidResponse(what, parsed.error);
+  return parsed.data;
+}
+
+/* ------------------------------------------------------------------ endpoints */
+
+export function getHealth(signal?: AbortSignal): Promise<Health> {
+  return request("/api/health", healthSchema, "the health check", { signal });
+}
+
+export function getModelCard(signal?: AbortSignal): Promise<ModelCard> {
+  return request("/api/model", modelCardSchema, "the model card", { signal });
+}
+
+export function inspectImage(file: File, signal?: AbortSignal): Promise<InspectResult> {
+  const form = new FormData();
+  form.append("image", file, file.name);
+  return request("/api/inspect", inspectResultSchema, "the image preview", {
+    method: "POST",
+    body: form,
+    signal,
+  });
+}
+
+export function createPatient(body: PatientCreate): Promise<Patient> {
+  return request("/api/patients", patientSchema, "the new patient", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export function listPatients(
+  params: { q?: string; page?: number; per_page?: number },
+  signal?: AbortSignal,
+): Promise<PatientPage> {
+  const qs = new URLSearchParams();
+  if (params.q) qs.set("q", params.q);
+  qs.set("page", String(params.page ?? 1));
+  qs.set("per_page", String(params.per_page ?? 20));
+  return request(`/api/patients?${qs}`, patientPageSchema, "the patient list", { signal });
+}
+
+export function getPatient(id: number, signal?: AbortSignal): Promise<PatientWithStudies> {
+  return request(`/api/patients/${id}`, patientWithStudiesSchema, `patient ${id}`, { signal });
+}
+
+export function getStudy(id: number, signal?: AbortSignal): Promise<Study> {
+  return request(`/api/studies/${id}`, studySchema, `study ${id}`, { signal });
+}
+
+export function getReport(studyId: number, signal?: AbortSignal): Promise<Report> {
+  return request(`/api/reports/${studyId}`, reportSchema, `report ${studyId}`, { signal });
+}
+
+export function studyImageUrl(study: Pick<Study, "id" | "image_url">): string {
+  return apiUrl(study.image_url ?? `/api/studies/${study.id}/image`);
+}
+
+export function studyHeatmapUrl(study: Pick<Study, "id" | "heatmap_url">): string {
+  return apiUrl(study.heatmap_url ?? `/api/studies/${study.id}/heatmap`);
+}
+
+export function reportPdfUrl(study: Pick<Study, "id" | "report_pdf_url">): string {
+  return apiUrl(study.report_pdf_url ?? `/api/reports/${study.id}.pdf`);
+}
+
+/**
+ * POST /api/studies with upload progress (XMLHttpRequest: fetch cannot report upload progress).
+ * `onProgress` receives 0..1 while the bytes go up; analysis time after that is not measurable.
+ */
+export function uploadStudy(
+  file: File,
+  patientId: number | null,
+  onProgress?: (fraction: number) => void,
+): Promise<Study> {
+  return new Promise<Study>((resolve, reject) => {
+    const form = new FormData();
+    form.append("image", file, file.name);
+    if (patientId != null) form.append("patient_id", String(patientId));
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", apiUrl("/api/studies"));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (ev) => {
+      if (ev.lengthComputable && onProgress) onProgress(ev.total ? ev.loaded / ev.total : 0);
+    };
+    // Small files may finish without a progress event: say "all sent" when the upload ends.
+    xhr.upload.onload = () => onProgress?.(1);
+    xhr.onerror = () => reject(new ApiError({ message: NETWORK_MESSAGE, kind: "network" }));
+    xhr.onload = () => {
+      const text = xhr.responseText ?? "";
+      if (xhr.status < 200 || xhr.status >= 300) {
+        reject(errorFromBody(xhr.status, xhr.statusText, text));
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        reject(
+          new ApiError({ message: "The server's answer for the upload was not JSON.", kind: "invalid_response" }),
+        );
+        return;
+      }
+      const parsed = studySchema.safeParse(body);
+      if (parsed.success) resolve(parsed.data);
+      else reject(invalidResponse("the new study", parsed.error));
+    };
+    xhr.send(form);
+  });
+}
+
+/** GET the report PDF as a Blob (errors come back as the JSON envelope and become ApiError). */
+export async function fetchReportPdf(study: Pick<Study, "id" | "report_pdf_url">): Promise<Blob> {
+  let res: Response;
+  try {
+    res = await fetch(reportPdfUrl(study), { headers: { Accept: "application/pdf" } });
+  } catch {
+    throw new ApiError({ message: NETWORK_MESSAGE, kind: "network" });
+  }
+  if (!res.ok) throw errorFromBody(res.status, res.statusText, await res.text());
+  const blob = await res.blob();
+  const type = res.headers.get("Content-Type") ?? blob.type;
+  if (!type.includes("pdf")) {
+    throw new ApiError({
+      message: `The server sent "${type || "unknown content"}" instead of a PDF.`,
+      kind: "invalid_response",
+    });
+  }
+  return blob;
+}
+
+/** Plain-words error text for any thrown value (ApiError messages are shown verbatim). */
+export function errorMessage(e: unknown): string {
+  if (isApiError(e)) return e.message;
+  if (e instanceof Error && e.message) return e.message;
+  return "Something unexpected went wrong. Please try again.";
+}

@@ -1,0 +1,214 @@
+/**
+ * TypeScript mirrors of the JSON shapes in docs/api.md, with the zod schemas that check the
+ * server's answers at the edge (lib/api.ts). The schemas are lenient where the contract leaves
+ * room (nullable optional fields, unknown extra keys), strict where the UI depends on a field.
+ */
+import { z } from "zod";
+
+/* ------------------------------------------------------------------ errors */
+
+export const apiErrorBodySchema = z.object({
+  error: z.looseObject({
+    status: z.number().int(),
+    code: z.string(),
+    message: z.string(),
+    reason: z.string().nullish(),
+  }),
+  reason: z.string().nullish(),
+});
+export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
+
+/** Error codes named by the contract (others may appear; treat them as strings). */
+export type ApiErrorCode =
+  | "bad_request"
+  | "missing_field"
+  | "invalid_field"
+  | "empty_file"
+  | "unsupported_media_type"
+  | "unreadable_image"
+  | "image_too_large"
+  | "payload_too_large"
+  | "not_found"
+  | "method_not_allowed"
+  | "not_chest_xray"
+  | (string & {});
+
+/** Reasons that come with a `not_chest_xray` refusal. */
+export type RefusalReason =
+  | "photograph"
+  | "document"
+  | "blank_image"
+  | "not_radiograph"
+  | "ct_or_mr"
+  | "out_of_distribution"
+  | (string & {});
+
+/* ------------------------------------------------------------------ health */
+
+export const healthSchema = z.looseObject({
+  status: z.string(),
+  model_version: z.string().nullish(),
+});
+export type Health = z.infer<typeof healthSchema>;
+
+/* ------------------------------------------------------------------ model card */
+
+export const classNameSchema = z.enum(["NORMAL", "PNEUMONIA"]);
+export type ClassName = z.infer<typeof classNameSchema>;
+
+export const metricSchema = z.looseObject({
+  value: z.number(),
+  ci_low: z.number().nullish(),
+  ci_high: z.number().nullish(),
+});
+export type Metric = z.infer<typeof metricSchema>;
+
+const classCountsSchema = z.record(z.string(), z.number());
+
+export const trainingDataSchema = z.looseObject({
+  source: z.string().nullish(),
+  fingerprint: z.string().nullish(),
+  counts: z.record(z.string(), classCountsSchema).nullish(),
+});
+export type TrainingData = z.infer<typeof trainingDataSchema>;
+
+export const testMetricsSchema = z.looseObject({
+  n: z.number().nullish(),
+  accuracy: metricSchema.nullish(),
+  auc: metricSchema.nullish(),
+  sensitivity: metricSchema.nullish(),
+  specificity: metricSchema.nullish(),
+  precision: metricSchema.nullish(),
+  f1: metricSchema.nullish(),
+  confusion_matrix: z.array(z.array(z.number())).nullish(),
+});
+export type TestMetrics = z.infer<typeof testMetricsSchema>;
+
+/** Free-form values (preprocessing, limitations) are shown as given: text, list or table. */
+const freeFormSchema = z.unknown();
+
+export const modelCardSchema = z.looseObject({
+  model_version: z.string(),
+  architecture: z.string().nullish(),
+  backbone: z.string().nullish(),
+  weights_origin: z.string().nullish(),
+  class_names: z.array(z.string()).nullish(),
+  threshold: z.number(),
+  threshold_rule: z.string().nullish(),
+  preprocessing: freeFormSchema.optional(),
+  training_data: trainingDataSchema.nullish(),
+  metrics: z.looseObject({ test: testMetricsSchema.nullish() }).nullish(),
+  intended_use: freeFormSchema.optional(),
+  limitations: freeFormSchema.optional(),
+  figures: z.record(z.string(), z.string()).nullish(),
+});
+export type ModelCard = z.infer<typeof modelCardSchema>;
+
+/* ------------------------------------------------------------------ inspect */
+
+export const dicomTagsSchema = z.looseObject({
+  patient_name: z.string().nullish(),
+  patient_id: z.string().nullish(),
+  sex: z.string().nullish(),
+  birth_date: z.string().nullish(),
+  study_date: z.string().nullish(),
+  modality: z.string().nullish(),
+  view_position: z.string().nullish(),
+});
+export type DicomTags = z.infer<typeof dicomTagsSchema>;
+
+export const inspectResultSchema = z.looseObject({
+  format: z.string(),
+  width: z.number().nullish(),
+  height: z.number().nullish(),
+  dicom: dicomTagsSchema.nullish(),
+  preview: z.string().nullish(),
+});
+export type InspectResult = z.infer<typeof inspectResultSchema>;
+
+/* ------------------------------------------------------------------ patients */
+
+export const SEXES = ["female", "male", "other", "unknown"] as const;
+export type Sex = (typeof SEXES)[number];
+
+export const patientSchema = z.looseObject({
+  id: z.number().int(),
+  name: z.string(),
+  mrn: z.string(),
+  sex: z.string().nullish(),
+  birth_date: z.string().nullish(),
+  age_years: z.number().nullish(),
+  referring_doctor: z.string().nullish(),
+  notes: z.string().nullish(),
+  created_at: z.string().nullish(),
+});
+export type Patient = z.infer<typeof patientSchema>;
+
+/** Body of POST /api/patients. */
+export interface PatientCreate {
+  name: string;
+  mrn: string;
+  sex?: Sex;
+  birth_date?: string;
+  age_years?: number;
+  referring_doctor?: string;
+  notes?: string;
+}
+
+export const patientPageSchema = z.looseObject({
+  items: z.array(patientSchema),
+  total: z.number().int(),
+  page: z.number().int(),
+  per_page: z.number().int(),
+});
+export type PatientPage = z.infer<typeof patientPageSchema>;
+
+/* ------------------------------------------------------------------ studies */
+
+export const predictionSchema = z.looseObject({
+  label: classNameSchema,
+  probability: z.number().min(0).max(1),
+  threshold: z.number().min(0).max(1),
+  model_version: z.string().nullish(),
+  created_at: z.string().nullish(),
+});
+export type Prediction = z.infer<typeof predictionSchema>;
+
+export const studySchema = z.looseObject({
+  id: z.number().int(),
+  patient_id: z.number().int().nullish(),
+  sha256: z.string().nullish(),
+  original_filename: z.string().nullish(),
+  format: z.string().nullish(),
+  dicom_tags: z.record(z.string(), z.unknown()).nullish(),
+  uploaded_at: z.string().nullish(),
+  image_url: z.string().nullish(),
+  heatmap_url: z.string().nullish(),
+  prediction: predictionSchema.nullish(),
+  report_url: z.string().nullish(),
+  report_pdf_url: z.string().nullish(),
+});
+export type Study = z.infer<typeof studySchema>;
+
+export const patientWithStudiesSchema = patientSchema.extend({
+  studies: z.array(studySchema).default([]),
+});
+export type PatientWithStudies = z.infer<typeof patientWithStudiesSchema>;
+
+/* ------------------------------------------------------------------ reports */
+
+export const reportSchema = z.looseObject({
+  study: studySchema,
+  patient: patientSchema.nullish(),
+  model: z
+    .looseObject({
+      model_version: z.string().nullish(),
+      architecture: z.string().nullish(),
+      training_data: z.unknown().optional(),
+      metrics: z.unknown().optional(),
+    })
+    .nullish(),
+  generated_at: z.string().nullish(),
+  notice: z.string().nullish(),
+});
+export type Report = z.infer<typeof reportSchema>;

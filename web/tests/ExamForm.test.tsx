@@ -1,0 +1,230 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { ExamForm, type ExamApi } from "@/app/ui/exam/ExamForm";
+import { ApiError } from "@/lib/api";
+import { MESSAGES } from "@/lib/validation";
+import { DICOM_INSPECT, PATIENT, PNG_INSPECT, dicomFile, makeStudy, pngFile } from "./fixtures";
+
+const TODAY = new Date(2024, 5, 15);
+
+function setup(api: Partial<ExamApi> = {}) {
+  const full: ExamApi = {
+    inspectImage: vi.fn().mockResolvedValue(PNG_INSPECT),
+    createPatient: vi.fn().mockResolvedValue(PATIENT),
+    uploadStudy: vi.fn().mockImplementation(async (_f: File, _id: number | null, onProgress?: (n: number) => void) => {
+      onProgress?.(1);
+      return makeStudy();
+    }),
+    ...api,
+  };
+  const onDone = vi.fn();
+  const user = userEvent.setup();
+  render(<ExamForm onDone={onDone} api={full} today={TODAY} />);
+  return { api: full, onDone, user };
+}
+
+async function fillValid(user: ReturnType<typeof userEvent.setup>) {
+  await user.type(screen.getByLabelText("Patient name"), "Amina Yusuf");
+  await user.type(screen.getByLabelText("Patient ID (MRN)"), "MRN-0042");
+  await user.selectOptions(screen.getByLabelText("Sex"), "female");
+  fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "2019-04-23" } });
+  await user.type(screen.getByLabelText("Referring doctor"), "Dr. Okafor");
+  await user.type(screen.getByLabelText("Symptoms and notes"), "Fever for 3 days");
+}
+
+async function chooseImage(user: ReturnType<typeof userEvent.setup>, file: File = pngFile()) {
+  await user.upload(screen.getByLabelText("Chest X-ray image"), file);
+}
+
+function fieldError(label: string): string | null {
+  const input = screen.getByLabelText(label);
+  const ids = (input.getAttribute("aria-describedby") ?? "").split(" ").filter((id) => id.endsWith("-error"));
+  return ids.length ? (document.getElementById(ids[0])?.textContent ?? null) : null;
+}
+
+describe("ExamForm validation", () => {
+  it("shows each required field's error on an empty submit, and calls no API", async () => {
+    const { api, user } = setup();
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+
+    expect(screen.getByText(MESSAGES.nameRequired)).toBeInTheDocument();
+    expect(screen.getByText(MESSAGES.mrnRequired)).toBeInTheDocument();
+    expect(screen.getByText(MESSAGES.sexRequired)).toBeInTheDocument();
+    expect(screen.getByText(MESSAGES.birthOrAgeRequired)).toBeInTheDocument();
+    expect(screen.getByText(MESSAGES.imageRequired)).toBeInTheDocument();
+    expect(screen.getByTestId("form-summary")).toHaveTextContent("5 details need attention");
+
+    // Each message is tied to its field for assistive technology.
+    expect(screen.getByLabelText("Patient name")).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByLabelText("Patient name")).toHaveAccessibleDescription(MESSAGES.nameRequired);
+    expect(fieldError("Patient ID (MRN)")).toBe(MESSAGES.mrnRequired);
+    expect(fieldError("Sex")).toBe(MESSAGES.sexRequired);
+    expect(fieldError("Birth date")).toBe(MESSAGES.birthOrAgeRequired);
+    expect(screen.getByLabelText("Chest X-ray image")).toHaveAccessibleDescription(
+      expect.stringContaining(MESSAGES.imageRequired),
+    );
+    // Optional fields are not flagged.
+    expect(fieldError("Referring doctor")).toBeNull();
+    expect(fieldError("Symptoms and notes")).toBeNull();
+
+    // Focus goes to the first field that needs attention.
+    expect(screen.getByLabelText("Patient name")).toHaveFocus();
+    expect(api.createPatient).not.toHaveBeenCalled();
+    expect(api.uploadStudy).not.toHaveBeenCalled();
+  });
+
+  it("clears a field's error as soon as it is corrected", async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(screen.getByText(MESSAGES.nameRequired)).toBeInTheDocument();
+    await user.type(screen.getByLabelText("Patient name"), "A");
+    expect(screen.queryByText(MESSAGES.nameRequired)).not.toBeInTheDocument();
+    expect(screen.getByText(MESSAGES.mrnRequired)).toBeInTheDocument();
+  });
+
+  it("rejects a birth date in the future", async () => {
+    const { api, user } = setup();
+    await fillValid(user);
+    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "2030-01-01" } });
+    await chooseImage(user);
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateFuture);
+    expect(screen.getByLabelText("Birth date")).toHaveFocus();
+    expect(api.createPatient).not.toHaveBeenCalled();
+  });
+
+  it("rejects a birth date before 1900", async () => {
+    const { user } = setup();
+    await fillValid(user);
+    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "1899-12-31" } });
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateTooOld);
+  });
+
+  it("rejects an age out of range", async () => {
+    const { api, user } = setup();
+    await fillValid(user);
+    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "" } });
+    await user.type(screen.getByLabelText("Age (years)"), "150");
+    await chooseImage(user);
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(fieldError("Age (years)")).toBe(MESSAGES.ageRange);
+    expect(fieldError("Birth date")).toBeNull();
+    expect(screen.getByTestId("form-summary")).toHaveTextContent("One detail needs attention");
+    expect(api.createPatient).not.toHaveBeenCalled();
+  });
+});
+
+describe("ExamForm image and submission", () => {
+  it("previews the chosen image through /api/inspect", async () => {
+    const { api, user } = setup();
+    const file = pngFile("xray.png");
+    await chooseImage(user, file);
+    expect(api.inspectImage).toHaveBeenCalledWith(file);
+    expect(await screen.findByAltText("Preview of the chosen X-ray")).toHaveAttribute("src", PNG_INSPECT.preview);
+    expect(screen.getByText("xray.png")).toBeInTheDocument();
+    expect(screen.getByText(/1024 × 1024 px/)).toBeInTheDocument();
+  });
+
+  it("prefills from DICOM tags only the fields the user has not typed in", async () => {
+    const { user } = setup({ inspectImage: vi.fn().mockResolvedValue(DICOM_INSPECT) });
+    await user.type(screen.getByLabelText("Patient name"), "Typed Name");
+    await chooseImage(user, dicomFile());
+    await waitFor(() => expect(screen.getByLabelText("Patient ID (MRN)")).toHaveValue("DCM-123"));
+    expect(screen.getByLabelText("Patient name")).toHaveValue("Typed Name");
+    expect(screen.getByLabelText("Sex")).toHaveValue("female");
+    expect(screen.getByLabelText("Birth date")).toHaveValue("2016-02-29");
+    expect(screen.getByTestId("prefill-status")).toHaveTextContent(
+      "Filled in from the DICOM header: Patient ID (MRN), Sex, Birth date.",
+    );
+    expect(within(screen.getByTestId("dicom-tags")).getByText("DX")).toBeInTheDocument();
+  });
+
+  it("fills the name from DICOM when the name field is empty", async () => {
+    const { user } = setup({ inspectImage: vi.fn().mockResolvedValue(DICOM_INSPECT) });
+    await chooseImage(user, dicomFile());
+    await waitFor(() => expect(screen.getByLabelText("Patient name")).toHaveValue("Jane Doe"));
+  });
+
+  it("creates the patient, uploads the study and hands it on", async () => {
+    const { api, onDone, user } = setup();
+    await fillValid(user);
+    const file = pngFile();
+    await chooseImage(user, file);
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    await waitFor(() => expect(onDone).toHaveBeenCalledWith(makeStudy()));
+    expect(api.createPatient).toHaveBeenCalledWith({
+      name: "Amina Yusuf",
+      mrn: "MRN-0042",
+      sex: "female",
+      birth_date: "2019-04-23",
+      referring_doctor: "Dr. Okafor",
+      notes: "Fever for 3 days",
+    });
+    expect(api.uploadStudy).toHaveBeenCalledWith(file, PATIENT.id, expect.any(Function));
+    expect(screen.getByTestId("submit-progress")).toHaveTextContent("Opening the result");
+  });
+
+  it("shows the refusal in plain words, keeps the details, and lets the user try another image", async () => {
+    const refusal = new ApiError({
+      status: 422,
+      code: "not_chest_xray",
+      reason: "photograph",
+      message: "This image looks like a photograph. Upload a chest X-ray.",
+    });
+    const uploadStudy = vi.fn().mockRejectedValueOnce(refusal).mockResolvedValueOnce(makeStudy({ id: 13 }));
+    const { api, onDone, user } = setup({ uploadStudy });
+    await fillValid(user);
+    await chooseImage(user, pngFile("holiday.jpg"));
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+
+    const alert = await screen.findByTestId("refusal");
+    expect(alert).toHaveAttribute("role", "alert");
+    expect(alert).toHaveTextContent("This looks like an ordinary photograph, not an X-ray.");
+    expect(alert).toHaveTextContent("This image looks like a photograph. Upload a chest X-ray.");
+    expect(onDone).not.toHaveBeenCalled();
+
+    await user.click(within(alert).getByRole("button", { name: "Try another image" }));
+    expect(screen.queryByTestId("refusal")).not.toBeInTheDocument();
+    expect(screen.queryByText("holiday.jpg")).not.toBeInTheDocument();
+    expect(screen.getByLabelText("Patient name")).toHaveValue("Amina Yusuf");
+    expect(screen.getByLabelText("Patient ID (MRN)")).toHaveValue("MRN-0042");
+
+    await chooseImage(user, pngFile("chest.png"));
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    await waitFor(() => expect(onDone).toHaveBeenCalledWith(makeStudy({ id: 13 })));
+    // The patient created on the first try is reused, not duplicated.
+    expect(api.createPatient).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows other API errors verbatim and keeps the form", async () => {
+    const createPatient = vi.fn().mockRejectedValue(
+      new ApiError({ status: 400, code: "invalid_field", message: "mrn: already used by another patient." }),
+    );
+    const { user } = setup({ createPatient });
+    await fillValid(user);
+    await chooseImage(user);
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(await screen.findByTestId("api-error-message")).toHaveTextContent("mrn: already used by another patient.");
+    expect(screen.getByLabelText("Patient name")).toHaveValue("Amina Yusuf");
+  });
+
+  it("says when the chosen file cannot be read", async () => {
+    const inspectImage = vi.fn().mockRejectedValue(
+      new ApiError({ status: 400, code: "unreadable_image", message: "The file could not be decoded as PNG, JPEG or DICOM." }),
+    );
+    const { api, user } = setup({ inspectImage });
+    await fillValid(user);
+    await chooseImage(user, new File(["hello"], "broken.png", { type: "image/png" }));
+    expect(await screen.findByTestId("inspect-error")).toHaveTextContent(
+      "The file could not be decoded as PNG, JPEG or DICOM.",
+    );
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(screen.getByTestId("error-image")).toHaveTextContent("This file cannot be used");
+    expect(api.createPatient).not.toHaveBeenCalled();
+  });
+});

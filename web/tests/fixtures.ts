@@ -1,0 +1,111 @@
+import type { InspectResult, ModelCard, Patient, Study } from "@/lib/definitions";
+
+export const PATIENT: Patient = {
+  id: 7,
+  name: "Amina Yusuf",
+  mrn: "MRN-0042",
+  sex: "female",
+  birth_date: "2019-04-23",
+  age_years: null,
+  referring_doctor: "Dr. Okafor",
+  notes: "Fever for 3 days, cough",
+  created_at: "2024-05-02T09:30:00Z",
+};
+
+export function makeStudy(overrides: Partial<Study> = {}, prediction: Partial<NonNullable<Study["prediction"]>> = {}): Study {
+  return {
+    id: 12,
+    patient_id: 7,
+    sha256: "ab".repeat(32),
+    original_filename: "chest.png",
+    format: "png",
+    dicom_tags: null,
+    uploaded_at: "2024-05-02T09:31:00Z",
+    image_url: "/api/studies/12/image",
+    heatmap_url: "/api/studies/12/heatmap",
+    prediction: {
+      label: "PNEUMONIA",
+      probability: 0.934,
+      threshold: 0.41,
+      model_version: "efficientnet_lite0-20240501-abc123",
+      created_at: "2024-05-02T09:31:02Z",
+      ...prediction,
+    },
+    report_url: "/api/reports/12",
+    report_pdf_url: "/api/reports/12.pdf",
+    ...overrides,
+  };
+}
+
+export const PNG_INSPECT: InspectResult = {
+  format: "png",
+  width: 1024,
+  height: 1024,
+  dicom: null,
+  preview: "data:image/png;base64,iVBORw0KGgo=",
+};
+
+export const DICOM_INSPECT: InspectResult = {
+  format: "dicom",
+  width: 2048,
+  height: 2500,
+  dicom: {
+    patient_name: "Doe^Jane",
+    patient_id: "DCM-123",
+    sex: "F",
+    birth_date: "2016-02-29",
+    study_date: "20240501",
+    modality: "DX",
+    view_position: "PA",
+  },
+  preview: "data:image/png;base64,iVBORw0KGgo=",
+};
+
+export const MODEL_CARD: ModelCard = {
+  model_version: "efficientnet_lite0-20240501-abc123",
+  architecture: "EfficientNet-Lite0",
+  backbone: "efficientnet_lite0",
+  weights_origin: "ImageNet",
+  class_names: ["NORMAL", "PNEUMONIA"],
+  threshold: 0.41,
+  threshold_rule: "Youden's J on the validation set",
+  preprocessing: { size: 224, grayscale_to_rgb: true },
+  training_data: {
+    source: "Kermany et al. pediatric chest X-rays",
+    fingerprint: "sha256:0123",
+    counts: {
+      train: { NORMAL: 1200, PNEUMONIA: 3400 },
+      val: { NORMAL: 140, PNEUMONIA: 400 },
+      test: { NORMAL: 234, PNEUMONIA: 390 },
+    },
+  },
+  metrics: {
+    test: {
+      n: 624,
+      accuracy: { value: 0.912, ci_low: 0.89, ci_high: 0.931 },
+      auc: { value: 0.962, ci_low: 0.948, ci_high: 0.975 },
+      sensitivity: { value: 0.95, ci_low: 0.925, ci_high: 0.97 },
+      specificity: { value: 0.85, ci_low: 0.8, ci_high: 0.89 },
+      precision: { value: 0.91, ci_low: 0.88, ci_high: 0.935 },
+      f1: { value: 0.93, ci_low: 0.91, ci_high: 0.947 },
+      confusion_matrix: [
+        [199, 35],
+        [20, 370],
+      ],
+    },
+  },
+  intended_use: "Screening support on pediatric chest X-rays.",
+  limitations: ["Not a diagnosis.", "Pediatric frontal views only."],
+  figures: {
+    roc_curve: "/api/model/figures/roc_curve.png",
+    confusion_matrix: "/api/model/figures/confusion_matrix.png",
+  },
+};
+
+export function pngFile(name = "chest.png"): File {
+  return new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], name, { type: "image/png" });
+}
+
+export function dicomFile(name = "chest.dcm"): File {
+  return new File([new Uint8Array(132)], name, { type: "application/dicom" });
+}
