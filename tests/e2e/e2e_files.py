@@ -1,0 +1,184 @@
+"""Files the browser tests upload (made on the fly, nothing binary committed) and PDF text search."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples"
+SHARED_XRAYS = REPO.parent / "shared" / "data" / "chest_xray"
+_NOT_XRAY = re.compile(r"photo|document|blank|ct|mr|refus|not", re.IGNORECASE)
+
+
+def xray_candidates(tmp: Path) -> list[Path]:
+    """Chest X-rays to try, best first: the repo's samples/, then ../shared data, then a synthetic one.
+
+    The synthetic image comes from the same generator as the tiny trained run's data, so a model
+    trained on it accepts it even when its out-of-distribution gate refuses real radiographs.
+    """
+    found: list[Path] = []
+    if SAMPLES.is_dir():
+        for p in sorted(SAMPLES.iterdir()):
+            if p.suffix.lower() in {".png", ".jpg", ".jpeg"} and not _NOT_XRAY.search(p.stem):
+                found.append(p)
+    for split in ("val", "test"):
+        for cls in ("NORMAL", "PNEUMONIA"):
+            d = SHARED_XRAYS / split / cls
+            if d.is_dir():
+                found.extend(sorted(d.glob("*.jpeg"))[:1])
+    found.append(make_synthetic_xray(tmp / "synthetic_chest_xray.png"))
+    return found
+
+
+def make_synthetic_xray(path: Path, seed: int = 2024) -> Path:
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from synthetic import make_xray  # the tiny run's own generator
+
+    make_xray(np.random.default_rng(seed), pneumonia=True, width=96, height=96).save(path)
+    return path
+
+
+def make_photograph(path: Path) -> Path:
+    """A colourful outdoor-looking picture (sky, grass, sun): clearly a photograph, not an X-ray."""
+    w, h = 480, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(7)
+    img = np.zeros((h, w, 3), dtype=np.float32)
+    sky = yy < h * 0.6
+    img[sky] = np.stack([90 + 60 * yy[sky] / h, 150 + 50 * yy[sky] / h, 235 * np.ones(sky.sum())], axis=-1)
+    img[~sky] = np.stack([40 + 30 * xx[~sky] / w, 140 + 40 * np.sin(xx[~sky] / 17), 50 * np.ones((~sky).sum())], -1)
+    img += rng.normal(0, 6, img.shape)
+    im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(im)
+    draw.ellipse((360, 30, 430, 100), fill=(250, 200, 40))
+    draw.rectangle((60, 150, 170, 230), fill=(180, 40, 40))
+    draw.polygon([(50, 150), (115, 100), (180, 150)], fill=(120, 30, 30))
+    im.save(path, "JPEG", quality=90)
+    return path
+
+
+def make_dicom(
+    path: Path,
+    *,
+    patient_name: str = "Doe^Jane",
+    patient_id: str = "DCM-E2E-1",
+    sex: str = "F",
+    birth_date: str = "20160229",
+) -> Path:
+    """A small, valid DX chest DICOM (PA) with patient tags, pixels from the synthetic generator."""
+    import sys
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from synthetic import make_xray
+
+    pixels = np.asarray(make_xray(np.random.default_rng(11), pneumonia=False, width=128, height=128))
+    sop_class = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientSex = sex
+    ds.PatientBirthDate = birth_date
+    ds.StudyDate = "20240501"
+    ds.Modality = "DX"
+    ds.ViewPosition = "PA"
+    ds.BodyPartExamined = "CHEST"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 8
+    ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = pixels.astype(np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------- PDF text
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_HEX = re.compile(rb"<([0-9A-Fa-f\s]+)>")
+_BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.DOTALL)
+_BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.DOTALL)
+
+
+def _streams(data: bytes) -> list[bytes]:
+    out = []
+    for m in _STREAM.finditer(data):
+        raw = m.group(1)
+        try:
+            out.append(zlib.decompress(raw))
+        except zlib.error:
+            out.append(raw)
+    return out
+
+
+def _utf16(hexstr: bytes) -> str:
+    b = bytes.fromhex(hexstr.decode())
+    return b.decode("utf-16-be", errors="replace") if len(b) % 2 == 0 else b.decode("latin-1")
+
+
+def pdf_text(data: bytes) -> str:
+    """Best-effort text of a PDF: literal strings, plus hex glyph strings decoded via ToUnicode CMaps.
+
+    Good enough to find a patient's name in a PDF written by fpdf2 (core or embedded TTF fonts).
+    """
+    streams = _streams(data)
+    cmap: dict[int, str] = {}
+    for s in streams:
+        if b"begincmap" not in s:
+            continue
+        for block in _BFCHAR.findall(s):
+            pairs = _HEX.findall(block)
+            for src, dst in zip(pairs[0::2], pairs[1::2]):
+                cmap[int(src, 16)] = _utf16(dst)
+        for block in _BFRANGE.findall(s):
+            for line in block.splitlines():
+                h = _HEX.findall(line)
+                if len(h) == 3:
+                    lo, hi, dst = int(h[0], 16), int(h[1], 16), bytes.fromhex(h[2].decode())
+                    start = int.from_bytes(dst, "big")
+                    for i, code in enumerate(range(lo, hi + 1)):
+                        cmap[code] = chr(start + i)
+    parts: list[str] = []
+    for s in [data, *streams]:
+        if b"begincmap" in s:
+            continue
+        parts.append(s.decode("latin-1"))
+        if cmap:
+            for h in _HEX.findall(s):
+                digits = re.sub(rb"\s", b"", h)
+                if len(digits) % 4 == 0:
+                    codes = [int(digits[i : i + 4], 16) for i in range(0, len(digits), 4)]
+                    parts.append("".join(cmap.get(c, "") for c in codes))
+    # Literal strings may be split per glyph or escaped; also join text without PDF escapes.
+    text = "\n".join(parts)
+    return text + "\n" + re.sub(r"\\(.)", r"\1", text)
+
+
+def pdf_contains(data: bytes, needle: str) -> bool:
+    text = pdf_text(data)
+    if needle in text:
+        return True
+    # Text showing operators may kern words apart: compare without spacing, too.
+    squeeze = re.compile(r"[\s()\[\]]|-?\d+(\.\d+)?(?=[\s(\]])")
+    return squeeze.sub("", needle) in squeeze.sub("", text)

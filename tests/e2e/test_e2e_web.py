@@ -1,0 +1,238 @@
+"""The clinician's story in a real browser, against the real server and a real trained run."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import requests
+from e2e_files import pdf_contains
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _nav(page, name: str):
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+
+
+def _fits_width(page) -> bool:
+    """No horizontal scrolling: the page fits the viewport's width."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def _img_loaded(page, alt: str) -> None:
+    page.wait_for_function(
+        "alt => [...document.querySelectorAll('img')].some(i => i.alt === alt && i.complete && i.naturalWidth > 0)",
+        arg=alt,
+    )
+
+
+def _fill_patient(page, name: str, mrn: str) -> None:
+    page.get_by_label("Patient name").fill(name)
+    page.get_by_label("Patient ID (MRN)").fill(mrn)
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_label("Birth date").fill("2018-03-14")
+    page.get_by_label("Referring doctor").fill("Dr. Okafor")
+    page.get_by_label("Symptoms and notes").fill("Fever for 3 days, cough, fast breathing")
+
+
+def test_clinician_story(page, page_errors, e2e_server, xray_image, shot, tmp_path):
+    from playwright.sync_api import expect
+
+    token = uuid.uuid4().hex[:6]
+    name = f"Ada Story {token}"
+    mrn = f"E2E-{token}"
+
+    # Home: what the tool does, why, pneumonia, intended use.
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Pneumonia screening support")
+    for heading in ("What the tool does", "Why use it", "Understanding pneumonia", "Intended use and its limits"):
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    expect(page.get_by_test_id("service-status")).to_contain_text("Ready")
+    shot(page, "01_home")
+
+    # New examination.
+    _nav(page, "New examination").click()
+    page.wait_for_url(re.compile(r"/exam/$"))
+    expect(page.get_by_role("heading", name="New examination")).to_be_visible()
+    _fill_patient(page, name, mrn)
+    page.get_by_label("Chest X-ray image").set_input_files(str(xray_image))
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    _img_loaded(page, "Preview of the chosen X-ray")
+    shot(page, "02_exam_filled")
+    page.get_by_role("button", name="Analyse X-ray").click()
+
+    # Result.
+    page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)
+    study_id = int(re.search(r"id=(\d+)", page.url).group(1))
+    expect(page.get_by_test_id("result-label")).to_have_text(re.compile(r"^(NORMAL|PNEUMONIA)$"))
+    expect(page.get_by_test_id("result-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
+    expect(page.get_by_role("meter", name="Probability of pneumonia")).to_be_visible()
+    expect(page.get_by_test_id("threshold-marker")).to_be_attached()
+    api_study = requests.get(f"{e2e_server}/api/studies/{study_id}", timeout=10).json()
+    assert page.get_by_test_id("result-label").inner_text() == api_study["prediction"]["label"]
+    expected_pct = f"{api_study['prediction']['probability'] * 100:.1f}%"
+    expect(page.get_by_test_id("result-probability")).to_have_text(expected_pct)
+    expect(page.get_by_test_id("model-version")).to_have_text(api_study["prediction"]["model_version"])
+    heatmap = page.get_by_alt_text("Heatmap overlay")
+    expect(heatmap).to_be_visible()
+    _img_loaded(page, "Heatmap overlay")
+    _img_loaded(page, "Chest X-ray")
+    page.get_by_label("Heatmap opacity").fill("80")
+    expect(heatmap).to_have_css("opacity", "0.8")
+    shot(page, "03_result")
+    page.get_by_role("switch", name="Show heatmap").uncheck()
+    expect(heatmap).to_be_hidden()
+    page.get_by_role("switch", name="Show heatmap").check()
+    expect(heatmap).to_be_visible()
+    page.set_viewport_size(PHONE)
+    assert _fits_width(page), "the result page scrolls sideways at a phone's width"
+    shot(page, "03_result_phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # Report.
+    page.get_by_role("link", name="Open the report").click()
+    page.wait_for_url(re.compile(rf"/report/\?id={study_id}$"))
+    expect(page.get_by_role("heading", name="Chest X-ray screening report")).to_be_visible()
+    expect(page.get_by_test_id("report-patient")).to_contain_text(name)
+    expect(page.get_by_test_id("report-patient")).to_contain_text(mrn)
+    expect(page.get_by_test_id("report-notice")).to_contain_text(re.compile("clinician", re.IGNORECASE))
+    expect(page.get_by_test_id("model-version")).not_to_be_empty()
+    _img_loaded(page, "Heatmap overlay")
+    shot(page, "04_report")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Download PDF")).to_be_hidden()
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    shot(page, "04_report_print")
+    page.emulate_media(media="screen")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    pdf_path = tmp_path / "report.pdf"
+    download_info.value.save_as(pdf_path)
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF-"), pdf[:40]
+    assert pdf_contains(pdf, name), "the downloaded PDF does not hold the patient's name"
+
+    # Patients: find the patient, open their page, reach the study again.
+    _nav(page, "Patients").click()
+    page.wait_for_url(re.compile(r"/patients/"))
+    page.get_by_label("Search patients").fill(mrn)
+    expect(page.get_by_test_id("patients-count")).to_have_text(re.compile(r"^1 patient matching"))
+    row_link = page.get_by_role("link", name=name)
+    expect(row_link).to_be_visible()
+    shot(page, "05_patients")
+    page.get_by_label("Search patients").fill(name)
+    expect(row_link).to_be_visible()
+    row_link.click()
+    page.wait_for_url(re.compile(r"/patient/\?id=\d+$"))
+    expect(page.get_by_test_id("patient-name")).to_have_text(name)
+    expect(page.get_by_role("link", name=f"Result of study {study_id}")).to_be_visible()
+    expect(page.get_by_role("link", name=f"Report of study {study_id}")).to_be_visible()
+    shot(page, "06_patient")
+    page.get_by_role("link", name=f"Result of study {study_id}").click()
+    page.wait_for_url(re.compile(rf"/study/\?id={study_id}$"))
+    expect(page.get_by_test_id("result-label")).to_be_visible()
+
+    assert not page_errors, page_errors
+
+
+def test_photograph_is_refused_and_details_are_kept(page, photograph, shot):
+    from playwright.sync_api import expect
+
+    token = uuid.uuid4().hex[:6]
+    name = f"Ben Refused {token}"
+    page.goto("/exam/")
+    _fill_patient(page, name, f"E2E-R-{token}")
+    page.get_by_label("Chest X-ray image").set_input_files(str(photograph))
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    page.get_by_role("button", name="Analyse X-ray").click()
+
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_be_visible(timeout=60_000)
+    expect(refusal).to_have_attribute("role", "alert")
+    expect(page.get_by_test_id("refusal-reason")).to_contain_text("photograph")
+    expect(page.get_by_test_id("refusal-message")).not_to_be_empty()
+    assert re.search(r"/exam/$", page.url)
+    expect(page.get_by_label("Patient name")).to_have_value(name)
+    shot(page, "07_refusal")
+
+    page.get_by_role("button", name="Try another image").click()
+    expect(refusal).to_be_hidden()
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_hidden()
+    expect(page.get_by_label("Patient name")).to_have_value(name)
+    expect(page.get_by_role("button", name="Browse files…")).to_be_focused()
+
+
+def test_empty_form_shows_each_fields_error(page, shot):
+    from playwright.sync_api import expect
+
+    page.goto("/exam/")
+    page.get_by_role("button", name="Analyse X-ray").click()
+    for field in ("name", "mrn", "sex", "birth_date", "image"):
+        expect(page.get_by_test_id(f"error-{field}")).to_be_visible()
+        expect(page.get_by_test_id(f"error-{field}")).not_to_be_empty()
+    for label in ("Patient name", "Patient ID (MRN)", "Sex", "Birth date"):
+        expect(page.get_by_label(label)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Patient name")).to_be_focused()
+    expect(page.get_by_test_id("form-summary")).to_contain_text("5 details need attention")
+    page.get_by_label("Age (years)").fill("130")
+    expect(page.get_by_test_id("error-age_years")).to_contain_text("between 0 and 120")
+    shot(page, "08_empty_form_errors")
+    page.set_viewport_size(PHONE)
+    assert _fits_width(page), "the exam form scrolls sideways at a phone's width"
+    shot(page, "08_empty_form_errors_phone")
+
+
+def test_dicom_upload_prefills_the_patient(page, dicom_file, shot):
+    from playwright.sync_api import expect
+
+    page.goto("/exam/")
+    page.get_by_label("Referring doctor").fill("Dr. Typed")
+    page.get_by_label("Chest X-ray image").set_input_files(str(dicom_file))
+    expect(page.get_by_label("Patient name")).to_have_value("Jane Doe", timeout=60_000)
+    expect(page.get_by_label("Patient ID (MRN)")).to_have_value("DCM-E2E-1")
+    expect(page.get_by_label("Sex")).to_have_value("female")
+    expect(page.get_by_label("Birth date")).to_have_value("2016-02-29")
+    expect(page.get_by_label("Referring doctor")).to_have_value("Dr. Typed")
+    expect(page.get_by_test_id("prefill-status")).to_contain_text("Filled in from the DICOM header")
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    expect(page.get_by_test_id("dicom-tags")).to_contain_text("DX")
+    shot(page, "09_dicom_prefill")
+
+
+def test_model_card(page, e2e_server, shot):
+    from playwright.sync_api import expect
+
+    card = requests.get(f"{e2e_server}/api/model", timeout=10).json()
+    page.goto("/")
+    _nav(page, "Model").click()
+    page.wait_for_url(re.compile(r"/model/$"))
+    expect(page.get_by_role("heading", name="Model card")).to_be_visible()
+    expect(page.get_by_test_id("model-version")).to_have_text(card["model_version"])
+    if card.get("metrics", {}).get("test"):
+        expect(page.get_by_test_id("metrics-table")).to_contain_text("95% CI")
+        expect(page.get_by_test_id("metrics-table")).to_contain_text("Sensitivity")
+    for key, alt in (("roc_curve", "ROC curve"), ("confusion_matrix", "Confusion matrix")):
+        if key in (card.get("figures") or {}):
+            page.get_by_alt_text(alt).scroll_into_view_if_needed()
+            _img_loaded(page, alt)
+    shot(page, "10_model")
+    page.set_viewport_size(PHONE)
+    assert _fits_width(page), "the model card scrolls sideways at a phone's width"
+
+
+def test_api_errors_are_shown_verbatim(page, e2e_server, shot):
+    from playwright.sync_api import expect
+
+    r = requests.get(f"{e2e_server}/api/studies/987654321", timeout=10)
+    assert r.status_code == 404
+    message = r.json()["error"]["message"]
+    page.goto("/study/?id=987654321")
+    expect(page.get_by_test_id("api-error-message")).to_have_text(message)
+    expect(page.get_by_role("alert")).to_be_visible()
+    shot(page, "11_api_error")
+    page.goto("/report/?id=abc")
+    expect(page.get_by_text("No study chosen")).to_be_visible()
