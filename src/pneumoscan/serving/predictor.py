@@ -1,32 +1,77 @@
 """``Predictor``: a run folder's checkpoint, loaded once, turned into predictions.
 
-Everything comes from the checkpoint: the eval preprocessing, the class names, the threshold.
+Everything comes from the checkpoint: the eval preprocessing, the class names, the threshold and
+the refusal gate fitted at training time. Nothing is re-typed here.
+
+- ``predict(image)`` / ``predict_batch(images)``: the model's answer (one forward pass per batch),
+  with a Grad-CAM heatmap on request. No refusal: what ``pneumoscan predict`` prints.
+- ``screen(decoded)`` / ``screen_batch(decodeds)``: the same, behind the refusal chain (DICOM tags,
+  pixel checks, then the feature gate); raises ``NotChestXrayError`` for an image the model was
+  not made for. What the API serves.
+
+Thread-safe: the model runs under one lock (Grad-CAM hooks the model, and on a CPU two forward
+passes at once only compete for the same cores). Callers with several images should pass them
+together: they then share one forward pass.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
+from pneumoscan.data.decoding import DecodedImage, DicomInfo
 from pneumoscan.data.transforms import Preprocessing, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
+from pneumoscan.models.ood import FeatureGate
+from pneumoscan.serving.heatmap import grad_cam, overlay_png
+from pneumoscan.serving.refusal import (
+    NotChestXrayError,
+    Refusal,
+    check_dicom_tags,
+    check_pixels,
+    out_of_distribution,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """The model's answer for one image.
+
+    Attributes:
+        label: ``class_names[1]`` (PNEUMONIA) when ``probability >= threshold``, else ``class_names[0]``.
+        probability: probability of pneumonia (softmax of the two logits).
+        threshold: the decision threshold from the checkpoint.
+        model_version: the checkpoint's version string.
+        ood_distance: distance of the image's features to the training data (None without a gate).
+        heatmap_png: Grad-CAM overlay PNG, when asked for.
+        heatmap_class: the class the heatmap explains (the predicted label).
+    """
+
     label: str
-    probability: float  # probability of PNEUMONIA
+    probability: float
     threshold: float
     model_version: str
+    ood_distance: float | None = None
+    heatmap_png: bytes | None = field(default=None, repr=False)
+    heatmap_class: str | None = None
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "probability": self.probability, "threshold": self.threshold,
-                "model_version": self.model_version}
+        """The JSON fields of the API contract (no heatmap bytes)."""
+        return {
+            "label": self.label,
+            "probability": self.probability,
+            "threshold": self.threshold,
+            "model_version": self.model_version,
+        }
 
 
 class Predictor:
@@ -35,39 +80,167 @@ class Predictor:
     Example:
         >>> predictor = Predictor.from_run("runs/default")
         >>> predictor.predict(Image.open("samples/x.jpeg")).label
+
+    Args:
+        model: the trained ``PneumoniaNet`` (``.backbone``, ``.head``, ``.cam_layer``).
+        meta: the checkpoint's meta (preprocessing, class_names, threshold, model_version, ood).
+        device: where the model runs.
+        run_dir: the run folder it came from (for the model card and figures).
     """
 
-    def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: dict,
+        device: torch.device | str = "cpu",
+        run_dir: str | Path | None = None,
+    ):
         self.model = model.eval()
         self.meta = meta
         self.device = torch.device(device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
         self.transform = eval_transform(self.preprocessing)
         self.class_names: list[str] = list(meta["class_names"])
         self.threshold = float(meta["threshold"])
-        self.model_version: str = meta["model_version"]
+        self.model_version: str = str(meta["model_version"])
+        self.gate: FeatureGate | None = FeatureGate.from_dict(meta["ood"]) if meta.get("ood") else None
+        if self.gate is None:
+            log.warning("checkpoint %s has no refusal gate: only the dedicated checks refuse images",
+                        self.model_version)
         self._lock = threading.Lock()
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
+        """Load ``run_dir/checkpoint.pt`` once.
+
+        Raises:
+            FileNotFoundError: the folder has no checkpoint.
+            ValueError: the file is not a PneumoScan checkpoint.
+        """
         model, meta = load_checkpoint(run_dir, map_location=device)
-        return cls(model, meta, device)
+        run = Path(run_dir)
+        return cls(model, meta, device, run_dir=run if run.is_dir() else run.parent)
+
+    # ------------------------------------------------------------------------------------- model
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The checkpoint's eval transform applied to each image, stacked into one batch."""
         return torch.stack([self.transform(im) for im in images])
+
+    def _forward(
+        self, batch: torch.Tensor, cam_targets: Sequence[int] | None = None
+    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
+        """Pooled features, logits and (with ``cam_targets``) Grad-CAMs for a batch, under the lock."""
+        batch = batch.to(self.device)
+        model = self.model
+        has_parts = hasattr(model, "backbone") and hasattr(model, "head")
+        with self._lock:
+            if cam_targets is None:
+                with torch.inference_mode():
+                    feats = model.backbone(batch) if has_parts else None
+                    logits = model.head(feats) if has_parts else model(batch)
+                return (None if feats is None else feats.float().cpu().numpy()), logits.float().cpu(), None
+            cams, logits = grad_cam(model, model.cam_layer, batch, cam_targets)
+            return None, logits.float().cpu(), cams
 
     def probabilities(self, images: Sequence[Image.Image]) -> list[float]:
         """Probability of PNEUMONIA for each image, in one batch."""
-        batch = self.preprocess(images).to(self.device)
-        with self._lock, torch.inference_mode():
-            logits = self.model(batch)
-        return torch.softmax(logits.float(), 1)[:, 1].cpu().tolist()
+        _, logits, _ = self._forward(self.preprocess(images))
+        return torch.softmax(logits, 1)[:, 1].tolist()
 
-    def predict_batch(self, images: Sequence[Image.Image]) -> list[Prediction]:
+    def _predictions(self, images: Sequence[Image.Image]) -> tuple[list[Prediction], torch.Tensor]:
+        """Predictions without heatmaps, and the preprocessed batch (for ``_add_heatmaps``)."""
+        batch = self.preprocess(images)
+        feats, logits, _ = self._forward(batch)
+        probs = torch.softmax(logits, 1)[:, 1].tolist()
+        distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
+        preds = [
+            Prediction(
+                label=self.class_names[int(p >= self.threshold)],
+                probability=float(p),
+                threshold=self.threshold,
+                model_version=self.model_version,
+                ood_distance=None if distances is None else float(distances[i]),
+            )
+            for i, p in enumerate(probs)
+        ]
+        return preds, batch
+
+    def _add_heatmaps(
+        self, images: Sequence[Image.Image], batch: torch.Tensor, preds: Sequence[Prediction]
+    ) -> list[Prediction]:
+        """Grad-CAM of each image's predicted class, as an overlay PNG on the image."""
+        targets = [self.class_names.index(p.label) for p in preds]
+        _, _, cams = self._forward(batch, cam_targets=targets)
         return [
-            Prediction(self.class_names[int(p >= self.threshold)], float(p), self.threshold, self.model_version)
-            for p in self.probabilities(images)
+            replace(pred, heatmap_png=overlay_png(image, cams[i], self.preprocessing), heatmap_class=pred.label)
+            for i, (image, pred) in enumerate(zip(images, preds))
         ]
 
-    def predict(self, image: Image.Image) -> Prediction:
-        return self.predict_batch([image])[0]
+    def predict_batch(self, images: Sequence[Image.Image], heatmap: bool = False) -> list[Prediction]:
+        """Predict several images in one forward pass (no refusal checks).
+
+        Args:
+            images: decoded PIL images (any size or mode).
+            heatmap: also compute a Grad-CAM overlay PNG for each.
+
+        Returns:
+            One ``Prediction`` per image, in order.
+        """
+        if not images:
+            return []
+        preds, batch = self._predictions(images)
+        return self._add_heatmaps(images, batch, preds) if heatmap else preds
+
+    def predict(self, image: Image.Image, heatmap: bool = False) -> Prediction:
+        """Predict one image (no refusal checks); see ``predict_batch``."""
+        return self.predict_batch([image], heatmap=heatmap)[0]
+
+    # --------------------------------------------------------------------------------- refusals
+
+    def check(self, image: Image.Image, dicom: DicomInfo | None = None) -> Refusal | None:
+        """The cheap checks only (DICOM tags, then pixels); no model run."""
+        return check_dicom_tags(dicom) or check_pixels(image)
+
+    def screen_batch(
+        self, decoded: Sequence[DecodedImage], heatmap: bool = False
+    ) -> list[Prediction | Refusal]:
+        """Refuse what the model was not made for; predict the rest in one forward pass.
+
+        Args:
+            decoded: images from ``pneumoscan.data.decoding.decode_image``.
+            heatmap: compute a Grad-CAM overlay for each accepted image.
+
+        Returns:
+            For each input, a ``Prediction`` or the ``Refusal`` that stopped it.
+        """
+        results: list[Prediction | Refusal | None] = [self.check(d.image, d.dicom) for d in decoded]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            preds, batch = self._predictions([decoded[i].image for i in todo])
+            accepted: list[int] = []  # positions within ``todo``
+            for j, (i, pred) in enumerate(zip(todo, preds)):
+                gate = self.gate
+                if gate is not None and pred.ood_distance is not None and pred.ood_distance > gate.threshold:
+                    results[i] = out_of_distribution(pred.ood_distance, gate.threshold)
+                else:
+                    results[i] = pred
+                    accepted.append(j)
+            if heatmap and accepted:
+                images = [decoded[todo[j]].image for j in accepted]
+                with_maps = self._add_heatmaps(images, batch[accepted], [preds[j] for j in accepted])
+                for j, pred in zip(accepted, with_maps):
+                    results[todo[j]] = pred
+        return [r for r in results if r is not None]
+
+    def screen(self, decoded: DecodedImage, heatmap: bool = False) -> Prediction:
+        """Predict one decoded upload, or refuse it.
+
+        Raises:
+            NotChestXrayError: the image is not a frontal chest X-ray (``.refusal`` says why).
+        """
+        result = self.screen_batch([decoded], heatmap=heatmap)[0]
+        if isinstance(result, Refusal):
+            raise NotChestXrayError(result)
+        return result

@@ -1,0 +1,109 @@
+"""Grad-CAM heatmaps (the ``grad-cam`` library) over the backbone's last convolutional block.
+
+The backbone was frozen in training, so none of its parameters require gradients and the target
+layer's activations would carry none; Grad-CAM is therefore given an input tensor that requires a
+gradient, so every activation after it does too. Nothing is trained and no parameter is changed.
+
+The CAM is computed on the model's input (the eval transform's centre crop of the squashed image)
+and mapped back onto the decoded X-ray at its own aspect ratio: the crop covers the central
+``crop / resize`` of each axis of the squashed square, i.e. the same central share of the original.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from pneumoscan.data.transforms import Preprocessing
+
+OVERLAY_MAX_SIDE: int = 1024
+"""Longest side of the overlay PNG: enough to read on a screen, small enough to store."""
+
+
+def grad_cam(
+    model: nn.Module,
+    target_layer: nn.Module,
+    batch: torch.Tensor,
+    target_classes: Sequence[int],
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Grad-CAM maps for a batch, and the logits of the same forward pass.
+
+    Not thread-safe (it hooks ``target_layer``): callers hold the predictor's model lock.
+
+    Args:
+        model: the classifier (eval mode); may have every parameter frozen.
+        target_layer: the module whose activations are weighted (the last conv block).
+        batch: the preprocessed input, shape (B, 3, H, W).
+        target_classes: the class index to explain for each image.
+
+    Returns:
+        ``(cams, logits)``: cams of shape (B, H, W) in [0, 1]; logits (B, num_classes), detached.
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    targets = [ClassifierOutputTarget(int(c)) for c in target_classes]
+    cam = GradCAM(model=model, target_layers=[target_layer])
+    with torch.enable_grad(), cam:
+        # Frozen backbone: no parameter needs a gradient, so the input must, or the target
+        # layer's activations would carry none.
+        inputs = batch.detach().clone().requires_grad_(True)
+        maps = cam(input_tensor=inputs, targets=targets)
+        logits = cam.outputs.detach()
+    model.zero_grad(set_to_none=True)
+    return np.nan_to_num(np.asarray(maps, dtype=np.float32)), logits
+
+
+def cam_on_original(cam: np.ndarray, size: tuple[int, int], spec: Preprocessing) -> np.ndarray:
+    """Place a CAM computed on the model's centre crop onto the original image's frame.
+
+    Args:
+        cam: (crop, crop) map in [0, 1].
+        size: the original image's (width, height).
+        spec: the eval preprocessing that produced the crop.
+
+    Returns:
+        A (height, width) float32 map in [0, 1]; 0 outside the cropped region.
+    """
+    width, height = size
+    frac = min(1.0, spec.crop / spec.resize) if spec.resize else 1.0
+    crop_w, crop_h = max(1, round(width * frac)), max(1, round(height * frac))
+    left, top = (width - crop_w) // 2, (height - crop_h) // 2
+    resized = Image.fromarray(np.clip(cam, 0, 1).astype(np.float32), mode="F").resize(
+        (crop_w, crop_h), Image.Resampling.BILINEAR
+    )
+    full = np.zeros((height, width), dtype=np.float32)
+    full[top : top + crop_h, left : left + crop_w] = np.clip(np.asarray(resized), 0, 1)
+    return full
+
+
+def overlay_png(
+    image: Image.Image, cam: np.ndarray, spec: Preprocessing, max_side: int = OVERLAY_MAX_SIDE
+) -> bytes:
+    """Colour the CAM over the X-ray (jet colour map, 40% heat) and encode it as PNG.
+
+    Args:
+        image: the decoded X-ray (any mode).
+        cam: the (crop, crop) CAM from ``grad_cam``.
+        spec: the eval preprocessing (to map the crop back).
+        max_side: the overlay's longest side in pixels.
+
+    Returns:
+        PNG bytes of an RGB image with the X-ray's aspect ratio.
+    """
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    base = image.convert("RGB")
+    if max(base.size) > max_side:
+        base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    mask = cam_on_original(cam, base.size, spec)
+    rgb = np.asarray(base, dtype=np.float32) / 255.0
+    blended = show_cam_on_image(rgb, mask, use_rgb=True, image_weight=0.6)
+    buf = io.BytesIO()
+    Image.fromarray(blended, mode="RGB").save(buf, format="PNG")
+    return buf.getvalue()
