@@ -12,7 +12,8 @@ class PneumoniaNet(nn.Module):
     """Backbone + linear head, with freezing that survives ``model.train()``.
 
     Args:
-        backbone: maps a (B, 3, H, W) batch to pooled features (B, num_features).
+        backbone: an ``nn.Sequential`` of stages mapping a (B, 3, H, W) batch to pooled features
+            (B, num_features).
         num_features: the backbone's output width.
         blocks: the backbone's stages in input-to-output order; ``unfreeze_last=N`` trains the last N.
         cam_layer: the last convolutional block (Grad-CAM's target layer).
@@ -71,6 +72,21 @@ class PneumoniaNet(nn.Module):
         if self.trainable_blocks == 0:
             self.backbone.eval()
         return self
+
+    def split_index(self) -> int:
+        """Position in ``self.backbone`` (a Sequential) of the first trainable stage; its length when frozen."""
+        if self.trainable_blocks == 0:
+            return len(self.backbone)
+        first = self.blocks[len(self.blocks) - self.trainable_blocks]
+        return next(i for i, m in enumerate(self.backbone) if m is first)
+
+    def frozen_part(self) -> nn.Module:
+        """The frozen stages: their output never changes during training, so it can be cached."""
+        return self.backbone[: self.split_index()]
+
+    def trainable_part(self) -> nn.Module:
+        """The rest of the network (trainable stages + head), sharing parameters with this model."""
+        return nn.Sequential(self.backbone[self.split_index() :], self.head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)

@@ -178,7 +178,8 @@ def load_efficientnet_lite0(weights: str = "imagenet"):
 )
 def _efficientnet_lite0(weights: str):
     net = load_efficientnet_lite0(weights)
-    net.reset_classifier(0)  # forward() now returns pooled 1280-d features
-    stem = nn.ModuleList([net.conv_stem, net.bn1])
-    head = nn.ModuleList([net.conv_head, net.bn2])
-    return net, net.num_features, [stem, *net.blocks, head], net.bn2
+    net.reset_classifier(0)  # global_pool now ends in pooled, flattened 1280-d features
+    stem = nn.Sequential(net.conv_stem, net.bn1)
+    head = nn.Sequential(net.conv_head, net.bn2)
+    stages = [stem, *net.blocks, head]
+    return nn.Sequential(*stages, net.global_pool), net.num_features, stages, head

@@ -138,11 +138,11 @@ def train_model(
         start_epoch = len(result.history)
         log.info("resuming from %s at epoch %d", state_path, start_epoch + 1)
 
+    gen = getattr(dataloaders["train"], "generator", None)
+    base_seed = gen.initial_seed() if gen is not None else 0
     for epoch in range(start_epoch, num_epochs):
         t0 = time.perf_counter()
-        sampler = getattr(dataloaders["train"], "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+        _set_epoch(dataloaders["train"], epoch, base_seed)
         lr = optimizer.param_groups[0]["lr"]
         train_m = run_epoch(
             net, dataloaders["train"], criterion, device, optimizer, f"epoch {epoch + 1} train", progress
@@ -194,21 +194,39 @@ def train_model(
     return result
 
 
+def _set_epoch(loader: DataLoader, epoch: int, base_seed: int) -> None:
+    """Shuffle each epoch from ``base_seed + epoch``, so a resumed run sees the same order as an unbroken one."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    elif getattr(loader, "generator", None) is not None:
+        loader.generator.manual_seed(base_seed + epoch)
+
+
 def make_optimizer(
-    model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float, backbone_lr_scale: float = 1.0
+    model: nn.Module,
+    name: str,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    head: nn.Module | None = None,
+    backbone_lr_scale: float = 1.0,
 ) -> torch.optim.Optimizer:
-    """An optimizer over the trainable parameters only; backbone blocks at ``lr * backbone_lr_scale``.
+    """An optimizer over the trainable parameters only.
+
+    Parameters of ``head`` learn at ``lr``; other trainable (fine-tuned backbone) parameters at
+    ``lr * backbone_lr_scale``.
 
     Raises:
         ValueError: unknown optimizer, or nothing to train.
     """
-    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
-    if not head and not body:
+    head_ids = {id(p) for p in head.parameters()} if head is not None else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
         raise ValueError("The model has no trainable parameters.")
-    groups = [{"params": head, "lr": lr}]
-    if body:
-        groups.append({"params": body, "lr": lr * backbone_lr_scale})
+    fast = [p for p in params if head_ids is None or id(p) in head_ids]
+    slow = [p for p in params if head_ids is not None and id(p) not in head_ids]
+    groups = [{"params": fast, "lr": lr}] + ([{"params": slow, "lr": lr * backbone_lr_scale}] if slow else [])
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adamw":

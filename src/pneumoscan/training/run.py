@@ -111,25 +111,24 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     workers = dc.num_workers
     train_eval = splits.train.with_transform(eval_tf)
     val_ds = splits.val.with_transform(eval_tf)
-    use_cache = model.backbone_frozen and not dc.augment and tc.cache_features
-
-    if out.exists() and is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
+    # Without augmentation the frozen stages' output never changes: compute it once (the feature
+    # cache). Frozen backbone: cached pooled features, only the head trains. Fine-tuning the last N
+    # stages: cached output of the frozen stages, the last N stages and the head train on it.
+    use_cache = not dc.augment and tc.cache_features
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "train_state.pt"
 
     if use_cache:
-        log.info("frozen backbone, no augmentation: caching backbone features once")
+        frozen, target = model.frozen_part(), model.trainable_part()
+        log.info("no augmentation: caching the output of %d frozen backbone stages once", len(frozen))
         plain = lambda ds: DataLoader(ds, batch_size=dc.batch_size, shuffle=False, num_workers=workers)  # noqa: E731
-        f_tr, y_tr = extract_features(model.backbone, plain(train_eval), device, "features train", progress)
-        f_va, y_va = extract_features(model.backbone, plain(val_ds), device, "features val", progress)
+        f_tr, y_tr = extract_features(frozen, plain(train_eval), device, "cache train", progress)
+        f_va, y_va = extract_features(frozen, plain(val_ds), device, "cache val", progress)
+        train_feats = torch.utils.data.TensorDataset(f_tr, y_tr)
         loaders = {
-            "train": _loader(torch.utils.data.TensorDataset(f_tr, y_tr), dc.batch_size, True, 0, tc.seed)
-            if is_distributed() else feature_loader(f_tr, y_tr, dc.batch_size, True,
-                                                    torch.Generator().manual_seed(tc.seed)),
+            "train": _loader(train_feats, dc.batch_size, True, 0, tc.seed),
             "val": feature_loader(f_va, y_va, dc.batch_size, False, None),
         }
-        target: nn.Module = model.head
     else:
         train_ds = splits.train.with_transform(tfs["train"] if dc.augment else eval_tf)
         loaders = {
@@ -138,7 +137,8 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         }
         target = model
 
-    optimizer = make_optimizer(target, tc.optimizer, tc.lr, tc.momentum, tc.weight_decay, tc.backbone_lr_scale)
+    optimizer = make_optimizer(target, tc.optimizer, tc.lr, tc.momentum, tc.weight_decay, model.head,
+                               tc.backbone_lr_scale)
     scheduler = make_scheduler(optimizer, tc.scheduler, tc.epochs, tc.step_size, tc.gamma)
     result = train_model(target, loaders, criterion, optimizer, scheduler, tc.epochs, device, tc.monitor,
                          tc.patience, state_path if is_main_process() else None, progress)
@@ -149,20 +149,15 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
 
     model.eval()
     # Threshold and refusal gate: chosen on validation data only.
-    if use_cache:
-        with torch.inference_mode():
-            p_va = torch.softmax(model.head(f_va.to(device)), 1)[:, 1].cpu().numpy()
-        y_va = y_va.numpy()
-        gate_train = f_tr.numpy()
-        gate_val = f_va.numpy()
+    y_va, p_va = predict_probabilities(target, loaders["val"], device, progress, "val probabilities")
+    if use_cache and model.backbone_frozen:
+        gate_train, gate_val = f_tr.numpy(), f_va.numpy()
     else:
-        y_va, p_va = predict_probabilities(model, loaders["val"], device, progress, "val probabilities")
-        rng = np.random.default_rng(tc.seed)
-        idx = rng.permutation(len(train_eval))[:GATE_MAX_TRAIN].tolist()
-        sub = train_eval.subset(idx)
-        gate_train = extract_features(model.backbone, DataLoader(sub, batch_size=dc.batch_size, num_workers=workers),
-                                      device, "gate features", progress)[0].numpy()
-        gate_val = extract_features(model.backbone, loaders["val"], device, "gate features val", progress)[0].numpy()
+        idx = np.random.default_rng(tc.seed).permutation(len(train_eval))[:GATE_MAX_TRAIN].tolist()
+        gate_loader = DataLoader(train_eval.subset(idx), batch_size=dc.batch_size, num_workers=workers)
+        val_loader = DataLoader(val_ds, batch_size=dc.batch_size, num_workers=workers)
+        gate_train = extract_features(model.backbone, gate_loader, device, "gate train", progress)[0].numpy()
+        gate_val = extract_features(model.backbone, val_loader, device, "gate val", progress)[0].numpy()
     ev = cfg.eval
     threshold = choose_threshold(y_va, p_va, ev.threshold_rule, ev.min_sensitivity, ev.fixed_threshold)
     gate = FeatureGate.fit(gate_train, gate_val, quantile=ev.ood_quantile)
