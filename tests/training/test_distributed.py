@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import torch
-from conftest import TINY_TRAIN_ARGS
 
+from conftest import TINY_TRAIN_ARGS
 from pneumoscan.cli import main
 from pneumoscan.models.checkpoint import load_checkpoint
 

@@ -38,7 +38,8 @@ def test_cached_feature_training_gives_the_same_weights_as_training_on_images(sy
                        "val": feature_loader(f_va, y_va, 8, False, None)}
             target = model.trainable_part()
         else:
-            loaders = {"train": DataLoader(train, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(5)),
+            shuffled = DataLoader(train, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(5))
+            loaders = {"train": shuffled,
                        "val": DataLoader(val, batch_size=8)}
             target = model
         opt = make_optimizer(target, "sgd", 0.01, 0.9, 0.0, head=model.head, backbone_lr_scale=0.1)
