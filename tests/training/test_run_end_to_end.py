@@ -44,7 +44,7 @@ def test_the_tiny_model_learns_the_synthetic_task(tiny_run):
 
 def test_evaluate_re_measures_and_rewrites_metrics(tiny_run, synthetic_dataset, capsys):
     metrics_path = tiny_run / "metrics.json"
-    metrics_path.write_text(json.dumps({"val": json.loads(metrics_path.read_text())["val"]}))
+    metrics_path.write_text(json.dumps({"model_selection": json.loads(metrics_path.read_text())["model_selection"]}))
     (tiny_run / "figures" / "confusion_matrix.png").unlink()
     assert main(["evaluate", str(tiny_run), "--data", str(synthetic_dataset), "--split", "test",
                  "--no-progress", "--bootstrap", "50"]) == 0

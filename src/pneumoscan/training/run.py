@@ -208,13 +208,13 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "training": {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "monitor": tc.monitor, "best_val_score": result.best_score, "command": command},
         "refusal_gate": {"kind": "mahalanobis_pca", "threshold": gate.threshold, "quantile": gate.quantile},
-        "metrics": {"val": _summary(val_metrics)},
+        "metrics": {"model_selection": _summary(val_metrics)},
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     _write_json(out / "model_card.json", card)
-    _write_json(out / "metrics.json", {"val": val_metrics})
+    _write_json(out / "metrics.json", {"model_selection": val_metrics})
     if state_path.exists():
         state_path.unlink()
     if splits.test is not None:
