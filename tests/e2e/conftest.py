@@ -139,7 +139,10 @@ def page(browser, e2e_server, page_errors):
     context.set_default_timeout(20_000)
     pg = context.new_page()
     pg.on("pageerror", lambda exc: page_errors.append(f"pageerror: {exc}"))
-    pg.on("console", lambda msg: msg.type == "error" and page_errors.append(f"console: {msg.text}"))
+    pg.on(
+        "console",
+        lambda msg: msg.type == "error" and page_errors.append(f"console: {msg.text} ({msg.location.get('url')})"),
+    )
     yield pg
     context.close()
 

@@ -115,16 +115,26 @@ def make_dicom(
 
 # ---------------------------------------------------------------------------------------- PDF text
 
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_STREAM_START = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 _HEX = re.compile(rb"<([0-9A-Fa-f\s]+)>")
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.DOTALL)
 _BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.DOTALL)
 
 
 def _streams(data: bytes) -> list[bytes]:
+    """Every stream's bytes (inflated when Flate-compressed), cut by its /Length when it has one."""
     out = []
-    for m in _STREAM.finditer(data):
-        raw = m.group(1)
+    for m in _STREAM_START.finditer(data):
+        if data[max(0, m.start() - 3) : m.start()] == b"end":
+            continue
+        head = data[max(0, data.rfind(b"obj", 0, m.start())) : m.start()]
+        length = _LENGTH.search(head)
+        if length:
+            raw = data[m.end() : m.end() + int(length.group(1))]
+        else:
+            stop = data.find(b"endstream", m.end())
+            raw = data[m.end() : stop if stop != -1 else len(data)].rstrip(b"\r\n")
         try:
             out.append(zlib.decompress(raw))
         except zlib.error:
@@ -164,21 +174,73 @@ def pdf_text(data: bytes) -> str:
         if b"begincmap" in s:
             continue
         parts.append(s.decode("latin-1"))
-        if cmap:
-            for h in _HEX.findall(s):
-                digits = re.sub(rb"\s", b"", h)
-                if len(digits) % 4 == 0:
-                    codes = [int(digits[i : i + 4], 16) for i in range(0, len(digits), 4)]
-                    parts.append("".join(cmap.get(c, "") for c in codes))
-    # Literal strings may be split per glyph or escaped; also join text without PDF escapes.
-    text = "\n".join(parts)
-    return text + "\n" + re.sub(r"\\(.)", r"\1", text)
+        if not cmap:
+            continue
+        strings = [
+            bytes.fromhex(re.sub(rb"\s", b"", h).decode())
+            for h in _HEX.findall(s)
+            if len(re.sub(rb"\s", b"", h)) % 4 == 0
+        ]
+        strings += _literal_strings(s)
+        for raw in strings:
+            if len(raw) % 2 == 0:
+                codes = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+                parts.append("".join(cmap.get(c, "") for c in codes))
+    return "\n".join(parts)
+
+
+_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("f"): b"\f"}
+
+
+def _literal_strings(s: bytes) -> list[bytes]:
+    """The ``(...)`` string operands of a content stream, unescaped (nested parentheses allowed)."""
+    out: list[bytes] = []
+    i, n = 0, len(s)
+    while i < n:
+        if s[i] != ord("("):
+            i += 1
+            continue
+        depth, i, buf = 1, i + 1, bytearray()
+        while i < n and depth:
+            c = s[i]
+            if c == ord("\\") and i + 1 < n:
+                nxt = s[i + 1]
+                if nxt in _ESCAPES:
+                    buf += _ESCAPES[nxt]
+                    i += 2
+                elif ord("0") <= nxt <= ord("7"):
+                    j = i + 1
+                    while j < min(i + 4, n) and ord("0") <= s[j] <= ord("7"):
+                        j += 1
+                    buf.append(int(s[i + 1 : j], 8) & 0xFF)
+                    i = j
+                elif nxt in (10, 13):
+                    i += 2
+                else:
+                    buf.append(nxt)
+                    i += 2
+                continue
+            if c == ord("("):
+                depth += 1
+            elif c == ord(")"):
+                depth -= 1
+                if depth == 0:
+                    i += 1
+                    break
+            buf.append(c)
+            i += 1
+        out.append(bytes(buf))
+    return out
 
 
 def pdf_contains(data: bytes, needle: str) -> bool:
     text = pdf_text(data)
     if needle in text:
         return True
+    unescaped = re.sub(r"\\(.)", r"\1", text)
+    if needle in unescaped:
+        return True
+    text = unescaped
     # Text showing operators may kern words apart: compare without spacing, too.
     squeeze = re.compile(r"[\s()\[\]]|-?\d+(\.\d+)?(?=[\s(\]])")
     return squeeze.sub("", needle) in squeeze.sub("", text)

@@ -232,7 +232,7 @@ def test_api_errors_are_shown_verbatim(page, e2e_server, shot):
     message = r.json()["error"]["message"]
     page.goto("/study/?id=987654321")
     expect(page.get_by_test_id("api-error-message")).to_have_text(message)
-    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_test_id("api-error")).to_have_attribute("role", "alert")
     shot(page, "11_api_error")
     page.goto("/report/?id=abc")
     expect(page.get_by_text("No study chosen")).to_be_visible()

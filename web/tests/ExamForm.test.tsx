@@ -201,6 +201,29 @@ describe("ExamForm image and submission", () => {
     expect(api.createPatient).toHaveBeenCalledTimes(1);
   });
 
+  it("waits for the image to be read when Analyse is pressed early, then goes on", async () => {
+    let finishInspect: (r: typeof DICOM_INSPECT) => void = () => {};
+    const inspectImage = vi.fn().mockReturnValue(new Promise((resolve) => (finishInspect = resolve)));
+    const { api, onDone, user } = setup({ inspectImage });
+    await fillValid(user);
+    await chooseImage(user, dicomFile());
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(screen.getByTestId("submit-progress")).toHaveTextContent("Reading the image before analysis");
+    expect(api.createPatient).not.toHaveBeenCalled();
+    finishInspect(DICOM_INSPECT);
+    await waitFor(() => expect(onDone).toHaveBeenCalled());
+    // The typed details win over the DICOM header's.
+    expect(api.createPatient).toHaveBeenCalledWith(expect.objectContaining({ name: "Amina Yusuf", mrn: "MRN-0042" }));
+  });
+
+  it("keeps the error summary's count in step with the fields", async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(screen.getByTestId("form-summary")).toHaveTextContent("5 details need attention");
+    await user.type(screen.getByLabelText("Patient name"), "Amina");
+    expect(screen.getByTestId("form-summary")).toHaveTextContent("4 details need attention");
+  });
+
   it("shows other API errors verbatim and keeps the form", async () => {
     const createPatient = vi.fn().mockRejectedValue(
       new ApiError({ status: 400, code: "invalid_field", message: "mrn: already used by another patient." }),

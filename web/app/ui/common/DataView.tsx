@@ -33,7 +33,9 @@ export function DataView({ value, depth = 0 }: { value: unknown; depth?: number 
   if (typeof value === "boolean") return <span>{value ? "Yes" : "No"}</span>;
   if (isMetric(value)) return <span>{formatMetric(value)}</span>;
   if (Array.isArray(value)) {
-    if (value.every((v) => typeof v !== "object" || v === null)) return <span>{value.join(", ")}</span>;
+    // Short atoms (numbers, codes) read best inline; sentences as a list.
+    if (value.every((v) => typeof v === "number" || (typeof v === "string" && !/\s/.test(v) && v.length <= 24)))
+      return <span>{value.join(", ")}</span>;
     return (
       <ul className="plain-list">
         {value.map((v, i) => (

@@ -99,6 +99,15 @@ function FieldShell({
   );
 }
 
+/** The line above the form after a submit with errors ("" once there are none). */
+function summaryText(errors: FormErrors): string {
+  const n = FIELD_ORDER.filter((f) => errors[f]).length;
+  if (n === 0) return "";
+  return n === 1
+    ? "One detail needs attention before the X-ray can be analysed."
+    : `${n} details need attention before the X-ray can be analysed.`;
+}
+
 /** aria-describedby for a field: its hint, prefill note and error, when present. */
 function describedBy(field: PatientField, hasHint: boolean, prefilled: boolean, error?: string): string | undefined {
   const id = FIELD_IDS[field];
@@ -152,6 +161,11 @@ export function ExamForm({
     };
   }, [localPreview]);
 
+  // Keep the summary's count in step with the fields once it is shown.
+  useEffect(() => {
+    setSummary((prev) => (prev ? summaryText(errors) : prev));
+  }, [errors]);
+
   // "Analyse X-ray" pressed while the image was still being read: go on once it has been.
   useEffect(() => {
     if (phase === "checking" && inspect.status !== "loading") {
@@ -178,7 +192,10 @@ export function ExamForm({
     }
     const next = { ...values, [field]: value } as PatientFormValues;
     setValues(next);
-    if (submitted) setErrors(computeErrors(next, file, inspect));
+    if (submitted) {
+      const errs = computeErrors(next, file, inspect);
+      setErrors(errs);
+    }
   }
 
   function applyDicom(tags: DicomTags | null | undefined) {
@@ -263,11 +280,7 @@ export function ExamForm({
     const invalid = FIELD_ORDER.filter((f) => errs[f]);
     const res = validatePatientForm(values, today ?? new Date());
     if (invalid.length > 0 || !file || !res.ok) {
-      setSummary(
-        invalid.length === 1
-          ? "One detail needs attention before the X-ray can be analysed."
-          : `${invalid.length} details need attention before the X-ray can be analysed.`,
-      );
+      setSummary(summaryText(errs));
       const first = invalid[0];
       if (first === "image") browseRef.current?.focus();
       else if (first) document.getElementById(FIELD_IDS[first])?.focus();

@@ -36,7 +36,9 @@ export function ModelCardView({ card }: { card: ModelCard }) {
   const cm = test?.confusion_matrix;
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;
-  const splits = counts ? Object.keys(counts) : [];
+  const SPLIT_ORDER = ["train", "val", "test"];
+  const rank = (k: string) => (SPLIT_ORDER.includes(k) ? SPLIT_ORDER.indexOf(k) : SPLIT_ORDER.length);
+  const splits = counts ? Object.keys(counts).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)) : [];
   const countClasses = counts
     ? Array.from(new Set(splits.flatMap((s) => Object.keys(counts[s] ?? {}))))
     : [];
