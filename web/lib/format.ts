@@ -7,6 +7,32 @@ export function formatPercent(p: number | null | undefined, digits = 1): string 
   return `${(p * 100).toFixed(digits)}%`;
 }
 
+/**
+ * A probability as a percentage that never overstates certainty: 0.99996 -> ">99.9%",
+ * 0.00002 -> "<0.1%", 1 -> "100.0%".
+ */
+export function formatProbability(p: number | null | undefined, digits = 1): string {
+  if (p == null || Number.isNaN(p)) return "—";
+  const scale = 10 ** digits;
+  const rounded = Math.round(p * 100 * scale) / scale;
+  if (p < 1 && rounded >= 100) return `>${(100 - 1 / scale).toFixed(digits)}%`;
+  if (p > 0 && rounded <= 0) return `<${(1 / scale).toFixed(digits)}%`;
+  return `${(p * 100).toFixed(digits)}%`;
+}
+
+/**
+ * A probability and the threshold it is compared with, with just enough decimals that two
+ * different values never read the same ("99.97%" vs "99.95%" rather than "100.0%" twice).
+ */
+export function formatVersus(p: number, t: number): [string, string] {
+  for (let d = 1; d <= 4; d++) {
+    const a = formatProbability(p, d);
+    const b = formatProbability(t, d);
+    if (a !== b || p === t) return [a, b];
+  }
+  return [formatProbability(p, 4), formatProbability(t, 4)];
+}
+
 /** Metric value with its 95% CI: "0.912 (95% CI 0.890–0.931)". */
 export function formatMetric(
   m: { value: number; ci_low?: number | null; ci_high?: number | null } | null | undefined,

@@ -71,7 +71,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
           <dd>{classes.join(", ")}</dd>
           <dt>Decision threshold</dt>
           <dd data-testid="model-threshold">
-            {formatPercent(card.threshold)}
+            {formatPercent(card.threshold)} <span className="hint">(probability {card.threshold.toFixed(4)})</span>
             {card.threshold_rule ? <span className="hint"> — {card.threshold_rule}</span> : null}
           </dd>
           <dt>Preprocessing</dt>

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { getPatient } from "@/lib/api";
 import type { PatientWithStudies } from "@/lib/definitions";
-import { formatDate, formatPercent, parseId, patientAge, sexLabel } from "@/lib/format";
+import { formatDate, formatProbability, parseId, patientAge, sexLabel } from "@/lib/format";
 import { useApi } from "@/lib/use-api";
 import { ErrorNotice, MissingId } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
@@ -68,7 +68,7 @@ export function PatientView({ patient }: { patient: PatientWithStudies }) {
                         "—"
                       )}
                     </td>
-                    <td data-label="Probability">{formatPercent(s.prediction?.probability)}</td>
+                    <td data-label="Probability">{formatProbability(s.prediction?.probability)}</td>
                     <td data-label="Report">
                       <Link href={`/report/?id=${s.id}`}>Report of study {s.id}</Link>
                     </td>

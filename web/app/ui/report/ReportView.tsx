@@ -2,7 +2,7 @@
 import Link from "next/link";
 import { studyHeatmapUrl, studyImageUrl } from "@/lib/api";
 import type { Report } from "@/lib/definitions";
-import { formatDate, formatPercent, patientAge, sexLabel } from "@/lib/format";
+import { formatDate, formatVersus, patientAge, sexLabel } from "@/lib/format";
 import { DataView } from "../common/DataView";
 import { ProbabilityBar } from "../study/ProbabilityBar";
 import { resultSentence } from "../study/ResultView";
@@ -72,8 +72,9 @@ export function ReportView({ report }: { report: Report }) {
               <span className={`badge badge--${pred.label === "PNEUMONIA" ? "pneumonia" : "normal"}`} data-testid="result-label">
                 {pred.label}
               </span>{" "}
-              Probability of pneumonia <strong data-testid="result-probability">{formatPercent(pred.probability)}</strong>{" "}
-              against a decision threshold of <strong>{formatPercent(pred.threshold)}</strong>.
+              Probability of pneumonia{" "}
+              <strong data-testid="result-probability">{formatVersus(pred.probability, pred.threshold)[0]}</strong> against a
+              decision threshold of <strong>{formatVersus(pred.probability, pred.threshold)[1]}</strong>.
             </p>
             <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
             <p>{resultSentence(pred.label, pred.probability, pred.threshold)}</p>

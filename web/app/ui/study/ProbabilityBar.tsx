@@ -1,4 +1,4 @@
-import { formatPercent } from "@/lib/format";
+import { formatVersus } from "@/lib/format";
 
 /**
  * The probability of pneumonia as a bar from 0 to 100%, with a marker at the decision threshold.
@@ -7,7 +7,8 @@ import { formatPercent } from "@/lib/format";
 export function ProbabilityBar({ probability, threshold }: { probability: number; threshold: number }) {
   const p = Math.min(1, Math.max(0, probability));
   const t = Math.min(1, Math.max(0, threshold));
-  const above = p >= t;
+  const above = probability >= threshold;
+  const [pText, tText] = formatVersus(probability, threshold);
   return (
     <div className="prob">
       <div
@@ -17,12 +18,14 @@ export function ProbabilityBar({ probability, threshold }: { probability: number
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Number((p * 100).toFixed(1))}
-        aria-valuetext={`${formatPercent(p)}, ${above ? "at or above" : "below"} the decision threshold of ${formatPercent(t)}`}
+        aria-valuetext={`${pText}, ${above ? "at or above" : "below"} the decision threshold of ${tText}`}
         data-testid="probability-bar"
       >
         <div className={`prob__fill ${above ? "prob__fill--above" : "prob__fill--below"}`} style={{ width: `${p * 100}%` }} />
         <div className="prob__threshold" style={{ left: `${t * 100}%` }} data-testid="threshold-marker">
-          <span className="prob__threshold-label">Threshold {formatPercent(t)}</span>
+          <span className={`prob__threshold-label prob__threshold-label--${t > 0.8 ? "end" : t < 0.2 ? "start" : "mid"}`}>
+            Threshold {tText}
+          </span>
         </div>
       </div>
       <div className="prob__scale" aria-hidden="true">

@@ -1,14 +1,15 @@
 import Link from "next/link";
 import { studyHeatmapUrl, studyImageUrl } from "@/lib/api";
 import type { Patient, Study } from "@/lib/definitions";
-import { formatDate, formatPercent } from "@/lib/format";
+import { formatDate, formatVersus } from "@/lib/format";
 import { HeatmapViewer } from "./HeatmapViewer";
 import { ProbabilityBar } from "./ProbabilityBar";
 
 /** Plain-words reading of a prediction (the label itself is the server's). */
 export function resultSentence(label: string, probability: number, threshold: number): string {
   const rel = probability >= threshold ? "at or above" : "below";
-  const where = `${formatPercent(probability)} is ${rel} the decision threshold of ${formatPercent(threshold)}`;
+  const [p, t] = formatVersus(probability, threshold);
+  const where = `${p} is ${rel} the decision threshold of ${t}`;
   return label === "PNEUMONIA"
     ? `Signs suggestive of pneumonia: ${where}. A clinician should review the image promptly.`
     : `No signs of pneumonia found by the model: ${where}. This does not rule pneumonia out.`;
@@ -17,6 +18,7 @@ export function resultSentence(label: string, probability: number, threshold: nu
 /** The result of one study: label, probability against the threshold, X-ray with heatmap, model. */
 export function ResultView({ study, patient }: { study: Study; patient?: Patient | null }) {
   const pred = study.prediction;
+  const [pText, tText] = pred ? formatVersus(pred.probability, pred.threshold) : ["—", "—"];
   return (
     <article className="result" aria-labelledby="result-title">
       <header className="page-head">
@@ -48,12 +50,12 @@ export function ResultView({ study, patient }: { study: Study; patient?: Patient
                 <div>
                   <dt>Probability of pneumonia</dt>
                   <dd className="result__probability" data-testid="result-probability">
-                    {formatPercent(pred.probability)}
+                    {pText}
                   </dd>
                 </div>
                 <div>
                   <dt>Decision threshold</dt>
-                  <dd data-testid="result-threshold">{formatPercent(pred.threshold)}</dd>
+                  <dd data-testid="result-threshold">{tText}</dd>
                 </div>
               </dl>
               <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
