@@ -154,8 +154,8 @@ def check_pixels(image: Image.Image) -> Refusal | None:
     if m["std"] < BLANK_MAX_STD or m["range"] < BLANK_MAX_RANGE:
         return Refusal(
             "blank_image",
-            "The image is blank or nearly uniform (no anatomy visible). Check the export and upload the "
-            "radiograph itself.",
+            "The image is blank or nearly uniform (no anatomy visible). Check the export: "
+            f"{_FIX}",
             detail,
         )
     if m["mean_chroma"] > PHOTO_MIN_MEAN_CHROMA or m["coloured_fraction"] > PHOTO_MIN_COLOURED_FRACTION:

@@ -1,0 +1,236 @@
+"""Reports: the JSON summary of a study and its PDF (fpdf2), with the notice that the result
+supports and does not replace a clinician's diagnosis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+NOTICE = (
+    "PneumoScan is a screening aid. This result supports and does not replace a clinician's "
+    "diagnosis: it was produced by a machine-learning model from one image, may be wrong, and must be "
+    "reviewed together with the patient's history, examination and other findings by a qualified "
+    "clinician."
+)
+
+_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+
+def model_summary(card: dict[str, Any], prediction_version: str, model_id: str) -> dict[str, Any]:
+    """The model facts a report states; card details only when the served model made the prediction."""
+    out: dict[str, Any] = {"model_version": prediction_version}
+    if card.get("model_version") != prediction_version:
+        out["note"] = "This prediction was made by a model that is no longer served; its card is not available."
+        return out
+    training = card.get("training_data") or {}
+    test = (card.get("metrics") or {}).get("test") or {}
+    out.update(
+        {
+            "model_id": model_id,
+            "architecture": card.get("architecture"),
+            "backbone": card.get("backbone"),
+            "threshold": card.get("threshold"),
+            "threshold_rule": card.get("threshold_rule"),
+            "training_data": {
+                "source": training.get("source"),
+                "fingerprint": training.get("fingerprint"),
+                "counts": training.get("counts"),
+            },
+            "metrics": {
+                k: test[k]
+                for k in ("n", "accuracy", "auc", "sensitivity", "specificity", "precision", "f1")
+                if k in test
+            },
+            "intended_use": card.get("intended_use"),
+        }
+    )
+    return out
+
+
+class _Pdf(FPDF):
+    def __init__(self, font: str, footer_text: str):
+        super().__init__(format="A4", unit="mm")
+        self._font = font
+        self._footer_text = footer_text
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self._font, size=7)
+        self.set_text_color(110, 110, 110)
+        self.cell(0, 5, f"{self._footer_text}  -  page {self.page_no()}/{{nb}}", align="C")
+
+
+def _fonts(pdf: FPDF, unicode_fonts: bool = True) -> tuple[str, bool]:
+    """DejaVu (Unicode: any patient name) when installed, else Helvetica (Latin-1 only)."""
+    for folder in _FONT_DIRS if unicode_fonts else ():
+        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            pdf.add_font("DejaVu", "", str(regular))
+            pdf.add_font("DejaVu", "B", str(bold))
+            return "DejaVu", True
+    return "Helvetica", False
+
+
+def _png_for_pdf(path: Path | None, max_side: int = 900) -> io.BytesIO | None:
+    if path is None or not path.is_file():
+        return None
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+    buf.seek(0)
+    return buf
+
+
+def render_pdf(
+    report: dict[str, Any], image_path: Path | None, heatmap_path: Path | None, unicode_fonts: bool = True
+) -> bytes:
+    """Lay out a one-to-two-page A4 report.
+
+    Args:
+        report: the JSON report (``report_json``).
+        image_path: the decoded X-ray PNG.
+        heatmap_path: the Grad-CAM overlay PNG (may be None).
+        unicode_fonts: embed DejaVu when installed (any script); False uses the built-in Latin-1 font.
+
+    Returns:
+        The PDF file's bytes.
+    """
+    pdf = _Pdf("Helvetica", f"PneumoScan report {report['id']} - study {report['study']['id']}")
+    font, unicode_ok = _fonts(pdf, unicode_fonts)
+    pdf._font = font
+
+    def clean(value: Any) -> str:
+        text = "-" if value is None or value == "" else str(value)
+        return text if unicode_ok else text.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.alias_nb_pages()
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_title("PneumoScan chest X-ray screening report")
+    pdf.set_creator("PneumoScan")
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    pdf.set_font(font, "B", 16)
+    pdf.cell(0, 9, clean("PneumoScan - chest X-ray screening report"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(font, size=8)
+    pdf.set_text_color(90, 90, 90)
+    pdf.cell(0, 5, clean(f"Generated {report['generated_at']}   Report {report['id']}"), new_x="LMARGIN",
+             new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(2)
+
+    # Notice first: nobody reads the result without it.
+    pdf.set_fill_color(255, 243, 205)
+    pdf.set_font(font, "B", 9)
+    pdf.multi_cell(width, 5, clean(report["notice"]), border=1, fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    def section(title: str) -> None:
+        pdf.set_font(font, "B", 11)
+        pdf.cell(0, 7, clean(title), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(font, size=9)
+
+    def row(label: str, value: Any) -> None:
+        pdf.set_font(font, "B", 9)
+        pdf.cell(45, 5, clean(label))
+        pdf.set_font(font, size=9)
+        pdf.multi_cell(width - 45, 5, clean(value), new_x="LMARGIN", new_y="NEXT")
+
+    patient = report.get("patient")
+    section("Patient")
+    if patient:
+        row("Name", patient["name"])
+        row("Patient ID / MRN", patient["mrn"])
+        row("Sex", patient["sex"])
+        row("Birth date", patient["birth_date"])
+        row("Age (years)", patient["age_years"])
+        row("Referring doctor", patient["referring_doctor"])
+        if patient.get("notes"):
+            row("Notes", patient["notes"])
+    else:
+        row("Patient", "not assigned to a patient")
+    pdf.ln(2)
+
+    study = report["study"]
+    pred = study.get("prediction") or {}
+    section("Result")
+    pdf.set_font(font, "B", 13)
+    label = pred.get("label", "-")
+    colour = (176, 0, 32) if label == "PNEUMONIA" else (0, 100, 0)
+    pdf.set_text_color(*colour)
+    prob = pred.get("probability")
+    thr = pred.get("threshold")
+    pdf.cell(0, 8, clean(f"{label}   probability of pneumonia {prob:.3f}  (threshold {thr:.3f})"
+                         if prob is not None and thr is not None else label), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font(font, size=9)
+    row("Rule", "PNEUMONIA when the probability is at or above the threshold chosen on validation data")
+    row("Model version", pred.get("model_version"))
+    row("Predicted at", pred.get("created_at"))
+    pdf.ln(2)
+
+    section("Image")
+    row("Study", f"{study['id']}  uploaded {study['uploaded_at']}")
+    row("File", f"{study.get('original_filename') or '-'} ({study['format']}, {study['width']}x{study['height']})")
+    row("SHA-256", study["sha256"])
+    tags = study.get("dicom_tags") or {}
+    if tags:
+        row("DICOM", ", ".join(f"{k}: {tags[k]}" for k in ("modality", "view_position", "body_part", "study_date")
+                               if tags.get(k)))
+    pdf.ln(2)
+
+    xray, heat = _png_for_pdf(image_path), _png_for_pdf(heatmap_path)
+    box = (width - 6) / 2
+    if pdf.get_y() + box + 10 > pdf.h - 15:
+        pdf.add_page()
+    top = pdf.get_y()
+    for i, (buf, caption) in enumerate(((xray, "X-ray"), (heat, "Grad-CAM heatmap (model attention)"))):
+        x = pdf.l_margin + i * (box + 6)
+        if buf is not None:
+            pdf.image(buf, x=x, y=top, w=box, h=box, keep_aspect_ratio=True)
+        else:
+            pdf.rect(x, top, box, box)
+        pdf.set_xy(x, top + box + 1)
+        pdf.set_font(font, size=8)
+        pdf.cell(box, 4, clean(caption if buf is not None else f"{caption}: not available"), align="C")
+    pdf.set_xy(pdf.l_margin, top + box + 7)
+
+    model = report.get("model") or {}
+    section("Model")
+    row("Version", model.get("model_version"))
+    if model.get("note"):
+        row("Note", model["note"])
+    row("Architecture", model.get("architecture"))
+    row("Decision rule", model.get("threshold_rule"))
+    training = model.get("training_data") or {}
+    row("Training data", f"{training.get('source') or '-'} ({training.get('fingerprint') or '-'})")
+    metrics = model.get("metrics") or {}
+    parts = []
+    for key in ("auc", "sensitivity", "specificity", "accuracy"):
+        m = metrics.get(key)
+        if isinstance(m, dict) and m.get("value") is not None:
+            ci = ""
+            if m.get("ci_low") is not None and m.get("ci_high") is not None:
+                ci = f" ({m['ci_low']:.2f}-{m['ci_high']:.2f})"
+            parts.append(f"{key} {m['value']:.3f}{ci}")
+    if parts:
+        row(f"Test metrics (n={metrics.get('n', '-')})", "; ".join(parts) + "  [95% CI]")
+    pdf.ln(3)
+    pdf.set_font(font, "B", 8)
+    pdf.multi_cell(width, 4, clean(report["notice"]), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def utc_iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

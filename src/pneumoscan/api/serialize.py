@@ -1,0 +1,67 @@
+"""Database rows -> the JSON shapes of docs/api.md (mirrored by web/lib/definitions.ts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pneumoscan.api.storage import Patient, Prediction, Study, iso
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    """Whole years from ``birth`` to ``day``."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def patient_json(patient: Patient, studies: bool = False) -> dict[str, Any]:
+    """A patient; ``age_years`` is computed from the birth date when there is one."""
+    age = patient.age_years
+    if patient.birth_date is not None:
+        age = age_on(patient.birth_date, dt.date.today())
+    out: dict[str, Any] = {
+        "id": patient.id,
+        "name": patient.name,
+        "mrn": patient.mrn,
+        "sex": patient.sex,
+        "birth_date": iso(patient.birth_date),
+        "age_years": age,
+        "referring_doctor": patient.referring_doctor,
+        "notes": patient.notes,
+        "created_at": iso(patient.created_at),
+    }
+    if studies:
+        out["studies"] = [study_json(s) for s in sorted(patient.studies, key=lambda s: s.id, reverse=True)]
+    return out
+
+
+def prediction_json(prediction: Prediction | None) -> dict[str, Any] | None:
+    if prediction is None:
+        return None
+    return {
+        "label": prediction.label,
+        "probability": prediction.probability,
+        "threshold": prediction.threshold,
+        "model_version": prediction.model_version,
+        "model_id": prediction.model_id,
+        "created_at": iso(prediction.created_at),
+    }
+
+
+def study_json(study: Study) -> dict[str, Any]:
+    pred = study.prediction
+    return {
+        "id": study.id,
+        "patient_id": study.patient_id,
+        "sha256": study.sha256,
+        "original_filename": study.original_filename,
+        "format": study.format,
+        "width": study.width,
+        "height": study.height,
+        "dicom_tags": study.dicom_tags,
+        "uploaded_at": iso(study.uploaded_at),
+        "image_url": f"/api/studies/{study.id}/image",
+        "heatmap_url": f"/api/studies/{study.id}/heatmap" if pred is not None and pred.heatmap_path else None,
+        "prediction": prediction_json(pred),
+        "report_url": f"/api/reports/{study.id}",
+        "report_pdf_url": f"/api/reports/{study.id}.pdf",
+    }

@@ -1,0 +1,314 @@
+"""Storage: SQLAlchemy models (Patient, Study, Prediction, Report), the database and the image store.
+
+SQLite by default (a file in the data folder, WAL mode so several gunicorn workers can share it);
+PostgreSQL through ``DATABASE_URL``. The schema is created and upgraded by Alembic
+(``pneumoscan/api/migrations``), never by ``create_all``, so a deployed database can be migrated.
+
+Images are stored on disk under their SHA-256 (``images/ab/abcdef....<ext>``), written to a
+temporary file and renamed into place, so a reader never sees half a file; a failed upload
+removes what it wrote (``ImageStore.transaction``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    mrn: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    sex: Mapped[str] = mapped_column(String(16), default="unknown")
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    age_years: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    referring_doctor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    studies: Mapped[list[Study]] = relationship(back_populates="patient", order_by="Study.id")
+
+
+class Study(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), nullable=True, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bit_depth: Mapped[int] = mapped_column(Integer, default=8)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    image_path: Mapped[str] = mapped_column(String(255))  # original bytes, relative to the data folder
+    display_path: Mapped[str] = mapped_column(String(255))  # decoded 8-bit PNG, relative
+    dicom_tags: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    patient: Mapped[Patient | None] = relationship(back_populates="studies")
+    predictions: Mapped[list[Prediction]] = relationship(
+        back_populates="study", order_by="Prediction.id", cascade="all, delete-orphan"
+    )
+    reports: Mapped[list[Report]] = relationship(back_populates="study", order_by="Report.id")
+
+    @property
+    def prediction(self) -> Prediction | None:
+        """The latest prediction (a study is predicted once per model that served it)."""
+        return self.predictions[-1] if self.predictions else None
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    model_id: Mapped[str] = mapped_column(String(80))  # SHA-256 of checkpoint.pt (first 16 hex digits)
+    model_version: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    ood_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heatmap_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative
+    heatmap_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    study: Mapped[Study] = relationship(back_populates="predictions")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
+    generated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    notice: Mapped[str] = mapped_column(Text)
+
+    study: Mapped[Study] = relationship(back_populates="reports")
+    prediction: Mapped[Prediction] = relationship()
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes: they were stored as UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return as_utc(value).isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+class Database:
+    """An engine plus a session factory for one database URL.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/pneumoscan.db``.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any exception."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def upgrade(self, lock_dir: Path | None = None) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent).
+
+        Args:
+            lock_dir: a folder for a lock file, so that several processes starting at once
+                (gunicorn workers) migrate one after the other.
+        """
+        with _file_lock(lock_dir / ".migrate.lock" if lock_dir else None):
+            upgrade_database(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str | None = None):
+    """An Alembic ``Config`` pointing at the packaged migrations (no ini file needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations up to ``revision`` on ``engine``."""
+    from alembic import command
+
+    cfg = alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+def downgrade_database(engine: Engine, revision: str = "base") -> None:
+    """Run the Alembic migrations down to ``revision`` (tests and rollbacks)."""
+    from alembic import command
+
+    cfg = alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ImageStore:
+    """Files under the data folder, addressed by relative paths stored in the database.
+
+    Args:
+        root: the data folder.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, relative: str) -> Path:
+        """The absolute path of a stored file.
+
+        Raises:
+            ValueError: the relative path leaves the data folder.
+        """
+        full = (self.root / relative).resolve()
+        if self.root.resolve() not in full.parents:
+            raise ValueError(f"Stored path {relative!r} is outside the data folder.")
+        return full
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        """Write files that are removed again if the block raises (only files it created)."""
+        txn = StoreTransaction(self)
+        try:
+            yield txn
+        except BaseException:
+            txn.rollback()
+            raise
+
+
+class StoreTransaction:
+    """Files written within one ``ImageStore.transaction`` block."""
+
+    def __init__(self, store: ImageStore):
+        self.store = store
+        self.created: list[Path] = []
+
+    def put(self, relative: str, data: bytes) -> str:
+        """Write ``data`` atomically at ``relative`` unless an identical file is already there.
+
+        Returns:
+            ``relative``, for storing in the database.
+        """
+        target = self.store.path(relative)
+        if target.is_file() and target.stat().st_size == len(data):
+            return relative  # content-addressed: same name, same bytes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            existed = target.exists()
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if not existed:
+            self.created.append(target)
+        return relative
+
+    def rollback(self) -> None:
+        for path in reversed(self.created):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("removed %s after a failed upload", path)
+        self.created.clear()

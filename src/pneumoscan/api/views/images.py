@@ -1,0 +1,58 @@
+"""Stateless image endpoints: ``POST /api/inspect`` (decode only) and ``POST /api/predict``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from pneumoscan.api.app import services
+from pneumoscan.api.errors import ApiError
+from pneumoscan.api.uploads import decode_upload, flag, png_data_url, preview_data_url, read_upload
+from pneumoscan.serving.refusal import NotChestXrayError, Refusal
+
+bp = Blueprint("images", __name__, url_prefix="/api")
+
+
+def refusal_error(refusal: Refusal) -> ApiError:
+    """The 422 answer for an image the model was not made for."""
+    return ApiError(422, "not_chest_xray", refusal.message, reason=refusal.reason, detail=refusal.detail)
+
+
+@bp.post("/inspect")
+def inspect():
+    """Decode an upload for the web app's preview and DICOM prefill; nothing predicted or stored.
+
+    ``refusal`` reports the cheap checks (DICOM tags, pixels) so the form can warn early; the model's
+    own check runs on ``/api/predict`` and ``/api/studies``.
+    """
+    upload = read_upload()
+    decoded = decode_upload(upload)
+    refusal = services().predictor.check(decoded.image, decoded.dicom)
+    return jsonify(
+        {
+            "format": decoded.format,
+            "width": decoded.width,
+            "height": decoded.height,
+            "bit_depth": decoded.bit_depth,
+            "sha256": upload.sha256,
+            "dicom": decoded.dicom.to_dict() if decoded.dicom else None,
+            "preview": preview_data_url(decoded),
+            "refusal": refusal.to_dict() if refusal else None,
+        }
+    )
+
+
+@bp.post("/predict")
+def predict():
+    """Predict one upload without storing anything; ``?heatmap=1`` adds the Grad-CAM overlay."""
+    want_heatmap = flag("heatmap")
+    upload = read_upload()
+    decoded = decode_upload(upload)
+    svc = services()
+    try:
+        pred = svc.predictor.screen(decoded, heatmap=want_heatmap)
+    except NotChestXrayError as exc:
+        raise refusal_error(exc.refusal) from exc
+    body = {**pred.to_dict(), "model_id": svc.model_id, "sha256": upload.sha256}
+    if want_heatmap and pred.heatmap_png is not None:
+        body["heatmap"] = png_data_url(pred.heatmap_png)
+    return jsonify(body)

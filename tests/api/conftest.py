@@ -1,0 +1,47 @@
+"""Fixtures for the API tests: one real tiny run's Predictor per session, a fresh app (real SQLite
+file in a temporary data folder) per test, and real images made on the spot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from api_helpers import png_bytes, xray
+
+from pneumoscan.api import create_app
+from pneumoscan.serving.predictor import Predictor
+
+
+@pytest.fixture(scope="session")
+def predictor(tiny_run: Path) -> Predictor:
+    return Predictor.from_run(tiny_run)
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture()
+def app(tiny_run: Path, predictor: Predictor, data_dir: Path, tmp_path: Path):
+    return create_app(
+        {
+            "TESTING": True,
+            "RUN_DIR": tiny_run,
+            "PREDICTOR": predictor,
+            "DATA_DIR": data_dir,
+            "WEB_DIR": tmp_path / "no-web",
+            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        }
+    )
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def xray_png() -> Callable[[int, bool], bytes]:
+    return lambda seed=0, pneumonia=False: png_bytes(xray(seed, pneumonia))
