@@ -6,6 +6,8 @@ export function humanize(key: string): string {
     auc: "AUC",
     roc_auc: "ROC AUC",
     f1: "F1",
+    npv: "NPV",
+    ppv: "PPV",
     n: "Images (n)",
     ci_low: "95% CI low",
     ci_high: "95% CI high",

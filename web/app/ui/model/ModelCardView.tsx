@@ -2,6 +2,7 @@ import { apiUrl } from "@/lib/api";
 import type { Metric, ModelCard } from "@/lib/definitions";
 import { formatPercent } from "@/lib/format";
 import { DataView, humanize } from "../common/DataView";
+import { CountsTable, isCounts } from "./CountsTable";
 
 const METRICS: { key: string; label: string; help: string }[] = [
   { key: "auc", label: "ROC AUC", help: "How well the probability separates pneumonia from normal (1 is perfect)." },
@@ -36,12 +37,6 @@ export function ModelCardView({ card }: { card: ModelCard }) {
   const cm = test?.confusion_matrix;
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;
-  const SPLIT_ORDER = ["train", "val", "test"];
-  const rank = (k: string) => (SPLIT_ORDER.includes(k) ? SPLIT_ORDER.indexOf(k) : SPLIT_ORDER.length);
-  const splits = counts ? Object.keys(counts).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)) : [];
-  const countClasses = counts
-    ? Array.from(new Set(splits.flatMap((s) => Object.keys(counts[s] ?? {}))))
-    : [];
   const figures = Object.entries(card.figures ?? {}).sort(([a], [b]) => {
     const order = ["roc_curve", "confusion_matrix"];
     const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
@@ -173,41 +168,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
             </>
           )}
         </dl>
-        {counts && splits.length > 0 && (
-          <div className="table-wrap">
-            <table className="table" data-testid="counts-table">
-              <caption>Images per split and class</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Split</th>
-                  {countClasses.map((c) => (
-                    <th scope="col" key={c}>
-                      {c}
-                    </th>
-                  ))}
-                  <th scope="col">Total</th>
-                </tr>
-              </thead>
-              <tbody>
-                {splits.map((s) => {
-                  const row = counts[s] ?? {};
-                  const total = Object.values(row).reduce((a, b) => a + b, 0);
-                  return (
-                    <tr key={s}>
-                      <th scope="row">{humanize(s)}</th>
-                      {countClasses.map((c) => (
-                        <td key={c} data-label={c}>
-                          {row[c] ?? 0}
-                        </td>
-                      ))}
-                      <td data-label="Total">{total}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
+        {counts && isCounts(counts) && <CountsTable counts={counts} caption="Images per split and class" />}
       </section>
 
       <section className="section columns" aria-label="Intended use and limitations">

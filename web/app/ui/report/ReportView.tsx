@@ -6,7 +6,20 @@ import { formatDate, formatVersus, patientAge, sexLabel } from "@/lib/format";
 import { DataView } from "../common/DataView";
 import { ProbabilityBar } from "../study/ProbabilityBar";
 import { resultSentence } from "../study/ResultView";
+import { CountsTable, isCounts } from "../model/CountsTable";
 import { DownloadPdfButton } from "./DownloadPdfButton";
+
+/** The report's training-data summary: its counts as a table, anything else as given. */
+function TrainingData({ value }: { value: unknown }) {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return <DataView value={value} />;
+  const { counts, ...rest } = value as Record<string, unknown>;
+  return (
+    <>
+      {Object.keys(rest).length > 0 && <DataView value={rest} />}
+      {isCounts(counts) ? <CountsTable counts={counts} /> : counts != null && <DataView value={{ counts }} />}
+    </>
+  );
+}
 
 const DEFAULT_NOTICE =
   "This report supports, and does not replace, a clinician's diagnosis. The result is a screening aid produced by a machine-learning model and must be read together with the clinical picture.";
@@ -37,6 +50,8 @@ export function ReportView({ report }: { report: Report }) {
           <dd>{study.id}</dd>
           <dt>Date</dt>
           <dd data-testid="report-date">{formatDate(report.generated_at ?? pred?.created_at ?? study.uploaded_at, true)}</dd>
+          <dt>X-ray received</dt>
+          <dd>{formatDate(study.uploaded_at, true)}</dd>
         </dl>
       </header>
 
@@ -115,7 +130,7 @@ export function ReportView({ report }: { report: Report }) {
           <dd>{model?.architecture ?? "—"}</dd>
           <dt>Training data</dt>
           <dd>
-            <DataView value={model?.training_data} />
+            <TrainingData value={model?.training_data} />
           </dd>
           <dt>Test metrics</dt>
           <dd>
