@@ -146,6 +146,15 @@ def test_a_decompression_bomb_is_refused_from_its_header():
     assert "30000x30000" in info.value.message
 
 
+def test_a_jpeg_claiming_30000x30000_pixels_is_refused_from_its_frame_header():
+    data = bytearray(_jpeg_bytes(Image.fromarray(_gradient(), mode="L")))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") * 2  # height, width
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(bytes(data))
+    assert info.value.code == "image_too_large" and "30000x30000" in info.value.message
+
+
 def test_a_tiny_image_is_refused():
     with pytest.raises(ImageDecodeError) as info:
         decode_image(_png_bytes(Image.new("L", (8, 8))))
