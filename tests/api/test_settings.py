@@ -63,3 +63,28 @@ def test_the_app_reads_its_settings_from_the_environment(tiny_run, tmp_path, mon
     assert (tmp_path / "d" / "pneumoscan.db").is_file()
     assert app.extensions["predictor"].model_version
     assert app.test_client().get("/api/health").status_code == 200
+
+
+def test_serve_refuses_a_folder_without_a_checkpoint_before_starting_anything(tmp_path):
+    from pneumoscan.api.server import serve
+
+    with pytest.raises(FileNotFoundError, match="pneumoscan train"):
+        serve(tmp_path, port=0)
+    with pytest.raises(FileNotFoundError):
+        serve(tmp_path / "missing")
+
+
+def test_the_cli_reports_a_bad_run_folder_in_one_line(tmp_path, capsys):
+    from pneumoscan.cli import main
+
+    assert main(["serve", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No checkpoint.pt" in err and "Traceback" not in err
+
+
+def test_gunicorn_binds_to_loopback_unless_told_otherwise():
+    from pneumoscan.api.server import gunicorn_options
+
+    options = gunicorn_options(Settings.from_env({}), workers=2)
+    assert options["bind"] == "127.0.0.1:8000" and options["workers"] == 2
+    assert options["worker_class"] == "gthread" and options["preload_app"] is False
