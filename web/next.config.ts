@@ -23,6 +23,8 @@ export default function config(phase: string): NextConfig {
       ...base,
       // Flask's routes have no trailing slash: do not redirect /api/x -> /api/x/.
       skipTrailingSlashRedirect: true,
+      // Let the dev server's scripts load when the app is opened as 127.0.0.1 as well as localhost.
+      allowedDevOrigins: ["127.0.0.1", "localhost"],
       async rewrites() {
         return [{ source: "/api/:path*", destination: `${API_ORIGIN}/api/:path*` }];
       },

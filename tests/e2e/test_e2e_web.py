@@ -272,3 +272,48 @@ def test_api_errors_are_shown_verbatim(page, e2e_server, shot):
     shot(page, "11_api_error")
     page.goto("/report/?id=abc")
     expect(page.get_by_text("No study chosen")).to_be_visible()
+
+
+def test_keyboard_only_examination(page, xray_image, shot):
+    """Skip link, form fields, the file chooser and the submit button all work from the keyboard."""
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Start a new examination")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/exam/$"))
+
+    token = uuid.uuid4().hex[:6]
+    # Listen before any key press: Playwright intercepts file choosers from the first listener on,
+    # and a chooser opened by a key press can come before expect_file_chooser() has set that up.
+    choosers = []
+    page.on("filechooser", lambda fc: (choosers.append(fc), fc.set_files(str(xray_image))))
+    page.get_by_label("Patient name").focus()
+    page.keyboard.type(f"Kim Keys {token}")
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"E2E-K-{token}")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Sex")).to_be_focused()
+    page.get_by_label("Sex").select_option("unknown")  # a native select's popup is not scriptable by keys
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Birth date")).to_be_focused()
+    page.get_by_label("Age (years)").focus()  # the date input's day/month/year parts are tab stops of their own
+    page.keyboard.type("4")
+
+    browse = page.get_by_role("button", name="Browse files…")
+    browse.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    assert len(choosers) == 1
+    page.get_by_role("button", name="Analyse X-ray").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)
+    expect(page.get_by_test_id("result-label")).to_be_visible()
+    page.get_by_role("switch", name="Show heatmap").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_alt_text("Heatmap overlay")).to_be_hidden()
+    shot(page, "12_keyboard_result")
