@@ -24,7 +24,7 @@ lint: venv
 
 test: venv
 	$(VENV)/bin/ruff check src tests bench
-	@if [ -f web/package.json ]; then $(MAKE) web; fi
+	@if [ -f web/package.json ]; then $(MAKE) web && cd web && npm test; fi
 	$(VENV)/bin/pytest -q
 
 web: $(WEB_STAMP)

@@ -1,4 +1,4 @@
-"""``pneumoscan data|train|evaluate|predict|serve``: the command line.
+"""``pneumoscan data|train|evaluate|predict|export|serve``: the command line.
 
 Errors that a user can fix (bad data, bad settings, missing weights) print one clear message and
 exit with status 2, never a stack trace.
@@ -100,6 +100,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from pneumoscan.models.checkpoint import load_checkpoint, save_checkpoint
+
+    src, dst = Path(args.run_dir), Path(args.out)
+    if dst.exists():
+        raise ValueError(f"{dst} already exists; choose a new folder for the exported run.")
+    model, meta = load_checkpoint(src)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoint.pt", "train_state.pt"))
+    save_checkpoint(dst / "checkpoint.pt", model, meta, half=args.half)
+    card_path = dst / "model_card.json"
+    if card_path.exists():
+        card = json.loads(card_path.read_text())
+        card["export"] = {"from": src.name, "weights_dtype": "float16" if args.half else "float32",
+                          "note": "re-measure with `pneumoscan evaluate` after exporting"}
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    size = (dst / "checkpoint.pt").stat().st_size / 2**20
+    print(f"exported {src} -> {dst} ({size:.1f} MiB checkpoint); re-measure it with `pneumoscan evaluate {dst} ...`")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
@@ -150,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_predict)
+
+    ex = sub.add_parser("export", help="copy a run folder, optionally with float16 weights (half the size)")
+    ex.add_argument("run_dir", type=Path)
+    ex.add_argument("--out", type=Path, required=True)
+    ex.add_argument("--half", action="store_true")
+    ex.set_defaults(func=cmd_export)
 
     sv = sub.add_parser("serve", help="serve the API and web app with gunicorn")
     sv.add_argument("run_dir", type=Path)

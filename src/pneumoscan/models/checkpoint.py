@@ -57,6 +57,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if meta.get("ood") is not None:
         meta["ood"] = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in meta["ood"].items()}
     model = build_model(meta["backbone"], weights="none", dropout=meta.get("dropout", 0.0))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    state = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in blob["state_dict"].items()
+        if not k.startswith("cam_layer.")  # early checkpoints registered the CAM layer twice
+    }
+    model.load_state_dict(state)
     model.to(map_location).eval()
     return model, meta

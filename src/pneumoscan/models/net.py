@@ -33,10 +33,15 @@ class PneumoniaNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.blocks = list(blocks)  # plain list: the modules are registered through self.backbone
-        self.cam_layer = cam_layer
+        self._cam_layer = [cam_layer]  # a reference, not a submodule: its weights live in self.backbone
         self.num_features = num_features
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
         self.trainable_blocks = 0
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional block: Grad-CAM's target layer."""
+        return self._cam_layer[0]
 
     @property
     def classifier(self) -> nn.Linear:

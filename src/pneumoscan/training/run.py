@@ -249,8 +249,9 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
     if len(np.unique(y)) == 2:
         figures.roc_figure(y, p, metrics["auc"], meta["threshold"], fig_dir / f"roc_curve{suffix}.png")
     pick = np.random.default_rng(0).permutation(len(ds))[:36]
+    grid_name = "test_predictions.png" if split == "test" else f"predictions_{split}.png"
     figures.prediction_grid([ds[int(i)][0] for i in pick], y[pick], p[pick], meta["threshold"], spec.mean,
-                            spec.std, fig_dir / f"test_predictions{suffix}.png")
+                            spec.std, fig_dir / grid_name)
     metrics_path, card_path = run_dir / "metrics.json", run_dir / "model_card.json"
     all_metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     all_metrics[split] = metrics
