@@ -21,11 +21,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e_files import REPO, make_dicom, make_photograph, xray_candidates  # noqa: E402
+from e2e_files import ARTIFACTS, REPO, make_dicom, make_photograph, xray_candidates  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_OUT = REPO / "web" / "out"
-ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

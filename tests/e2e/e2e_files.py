@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
+ARTIFACTS = REPO / "artifacts" / "e2e"
 SHARED_XRAYS = REPO.parent / "shared" / "data" / "chest_xray"
 _NOT_XRAY = re.compile(r"photo|document|blank|ct|mr|refus|not", re.IGNORECASE)
 

@@ -7,9 +7,7 @@ import uuid
 
 import pytest
 import requests
-from e2e_files import SAMPLES, pdf_contains
-
-from conftest import ARTIFACTS
+from e2e_files import ARTIFACTS, SAMPLES, pdf_contains
 
 pytestmark = pytest.mark.e2e
 
