@@ -10,8 +10,8 @@ the refusal gate fitted at training time. Nothing is re-typed here.
   not made for. What the API serves.
 
 Thread-safe: the model runs under one lock (Grad-CAM hooks the model, and on a CPU two forward
-passes at once only compete for the same cores). Callers with several images should pass them
-together: they then share one forward pass.
+passes at once only compete for the same cores). Several images passed together share one forward
+pass, and so do images that several threads submit at the same moment (``serving.batching``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pneumoscan.data.decoding import DecodedImage, DicomInfo
 from pneumoscan.data.transforms import Preprocessing, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
+from pneumoscan.serving.batching import Coalescer
 from pneumoscan.serving.heatmap import grad_cam, overlay_png
 from pneumoscan.serving.refusal import (
     NotChestXrayError,
@@ -86,6 +87,7 @@ class Predictor:
         meta: the checkpoint's meta (preprocessing, class_names, threshold, model_version, ood).
         device: where the model runs.
         run_dir: the run folder it came from (for the model card and figures).
+        max_batch: most images per merged forward pass when threads call at the same time.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Predictor:
         meta: dict,
         device: torch.device | str = "cpu",
         run_dir: str | Path | None = None,
+        max_batch: int = 16,
     ):
         self.model = model.eval()
         self.meta = meta
@@ -109,6 +112,7 @@ class Predictor:
             log.warning("checkpoint %s has no refusal gate: only the dedicated checks refuse images",
                         self.model_version)
         self._lock = threading.Lock()
+        self._coalescer = Coalescer(self._inference, max_rows=max_batch)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
@@ -128,21 +132,29 @@ class Predictor:
         """The checkpoint's eval transform applied to each image, stacked into one batch."""
         return torch.stack([self.transform(im) for im in images])
 
+    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor]:
+        """Pooled features and logits of one (possibly merged) batch, under the model lock."""
+        model = self.model
+        has_parts = hasattr(model, "backbone") and hasattr(model, "head")
+        with self._lock, torch.inference_mode():
+            feats = model.backbone(batch.to(self.device)) if has_parts else None
+            logits = model.head(feats) if has_parts else model(batch.to(self.device))
+        return (None if feats is None else feats.float().cpu().numpy()), logits.float().cpu()
+
     def _forward(
         self, batch: torch.Tensor, cam_targets: Sequence[int] | None = None
     ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
-        """Pooled features, logits and (with ``cam_targets``) Grad-CAMs for a batch, under the lock."""
-        batch = batch.to(self.device)
-        model = self.model
-        has_parts = hasattr(model, "backbone") and hasattr(model, "head")
+        """Pooled features, logits and (with ``cam_targets``) Grad-CAMs for a batch.
+
+        Without CAMs the batch goes through the coalescer: batches that other threads submit at the
+        same time share the forward pass. Grad-CAM runs alone under the model lock (it hooks the model).
+        """
+        if cam_targets is None:
+            feats, logits = self._coalescer.submit(batch)
+            return feats, logits, None
         with self._lock:
-            if cam_targets is None:
-                with torch.inference_mode():
-                    feats = model.backbone(batch) if has_parts else None
-                    logits = model.head(feats) if has_parts else model(batch)
-                return (None if feats is None else feats.float().cpu().numpy()), logits.float().cpu(), None
-            cams, logits = grad_cam(model, model.cam_layer, batch, cam_targets)
-            return None, logits.float().cpu(), cams
+            cams, logits = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), cam_targets)
+        return None, logits.float().cpu(), cams
 
     def probabilities(self, images: Sequence[Image.Image]) -> list[float]:
         """Probability of PNEUMONIA for each image, in one batch."""
