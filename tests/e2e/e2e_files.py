@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 ARTIFACTS = REPO / "artifacts" / "e2e"
 SHARED_XRAYS = REPO.parent / "shared" / "data" / "chest_xray"
-_NOT_XRAY = re.compile(r"photo|document|blank|ct|mr|refus|not", re.IGNORECASE)
+_NOT_XRAY_WORDS = {"photo", "photograph", "document", "blank", "ct", "mr", "refused", "not", "lateral"}
 
 
 def xray_candidates(tmp: Path) -> list[Path]:
@@ -25,7 +25,8 @@ def xray_candidates(tmp: Path) -> list[Path]:
     found: list[Path] = []
     if SAMPLES.is_dir():
         for p in sorted(SAMPLES.iterdir()):
-            if p.suffix.lower() in {".png", ".jpg", ".jpeg"} and not _NOT_XRAY.search(p.stem):
+            words = set(re.split(r"[_\-\s.]+", p.stem.lower()))
+            if p.suffix.lower() in {".png", ".jpg", ".jpeg"} and not words & _NOT_XRAY_WORDS:
                 found.append(p)
     for split in ("val", "test"):
         for cls in ("NORMAL", "PNEUMONIA"):

@@ -159,6 +159,8 @@ def test_photograph_is_refused_and_details_are_kept(page, photograph, shot):
     _fill_patient(page, name, f"E2E-R-{token}")
     page.get_by_label("Chest X-ray image").set_input_files(str(photograph))
     expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    # /api/inspect's cheap checks already warn before the upload.
+    expect(page.get_by_test_id("inspect-warning")).to_contain_text("photograph")
     page.get_by_role("button", name="Analyse X-ray").click()
 
     refusal = page.get_by_test_id("refusal")
@@ -175,6 +177,31 @@ def test_photograph_is_refused_and_details_are_kept(page, photograph, shot):
     expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_hidden()
     expect(page.get_by_label("Patient name")).to_have_value(name)
     expect(page.get_by_role("button", name="Browse files…")).to_be_focused()
+
+
+def test_known_mrn_adds_the_xray_to_the_existing_patient(page, e2e_server, xray_image, shot):
+    from playwright.sync_api import expect
+
+    token = uuid.uuid4().hex[:6]
+    mrn = f"E2E-D-{token}"
+    existing = requests.post(
+        f"{e2e_server}/api/patients", json={"name": f"Dee Existing {token}", "mrn": mrn, "age_years": 6}, timeout=10
+    )
+    assert existing.status_code == 201, existing.text
+    page.goto("/exam/")
+    _fill_patient(page, f"Dee Typed {token}", mrn)
+    page.get_by_label("Chest X-ray image").set_input_files(str(xray_image))
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    page.get_by_role("button", name="Analyse X-ray").click()
+    expect(page.get_by_test_id("api-error-message")).to_contain_text(mrn)
+    expect(page.get_by_test_id("error-mrn")).to_be_visible()
+    shot(page, "13_duplicate_mrn")
+    page.get_by_role("button", name="Add the X-ray to the existing patient").click()
+    page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)
+    study_id = int(re.search(r"id=(\d+)", page.url).group(1))
+    expect(page.get_by_role("link", name=f"Dee Existing {token}")).to_be_visible()
+    patient = requests.get(f"{e2e_server}/api/patients/{existing.json()['id']}", timeout=10).json()
+    assert [s["id"] for s in patient["studies"]] == [study_id]
 
 
 def test_empty_form_shows_each_fields_error(page, shot):
@@ -251,7 +278,7 @@ def test_model_card(page, e2e_server, shot):
         expect(page.get_by_test_id("metrics-table")).to_contain_text("Sensitivity")
     for key, alt in (("roc_curve", "ROC curve"), ("confusion_matrix", "Confusion matrix")):
         if key in (card.get("figures") or {}):
-            page.get_by_alt_text(alt).scroll_into_view_if_needed()
+            page.get_by_alt_text(alt, exact=True).scroll_into_view_if_needed()
             _img_loaded(page, alt)
     shot(page, "10_model")
     page.set_viewport_size(PHONE)

@@ -42,6 +42,10 @@ export class ApiError extends Error {
   readonly code: ApiErrorCode;
   readonly reason: string | null;
   readonly kind: ApiErrorKind;
+  /** The form or JSON field the server objected to, when it names one. */
+  readonly field: string | null;
+  /** duplicate_mrn: the patient who already has that MRN. */
+  readonly patientId: number | null;
 
   constructor(opts: {
     message: string;
@@ -49,6 +53,8 @@ export class ApiError extends Error {
     code?: ApiErrorCode;
     reason?: string | null;
     kind?: ApiErrorKind;
+    field?: string | null;
+    patientId?: number | null;
   }) {
     super(opts.message);
     this.name = "ApiError";
@@ -56,6 +62,8 @@ export class ApiError extends Error {
     this.code = opts.code ?? "unknown";
     this.reason = opts.reason ?? null;
     this.kind = opts.kind ?? "http";
+    this.field = opts.field ?? null;
+    this.patientId = opts.patientId ?? null;
   }
 
   /** 422 not_chest_xray: the server looked at the image and refused to read it. */
@@ -87,6 +95,8 @@ export function errorFromBody(status: number, statusText: string, bodyText: stri
       status: e.status || status,
       code: e.code,
       reason: e.reason ?? env.data.reason ?? null,
+      field: e.field ?? null,
+      patientId: e.patient_id ?? null,
     });
   }
   const text = statusText ? `${status} ${statusText}` : String(status);
@@ -194,7 +204,9 @@ export function studyImageUrl(study: Pick<Study, "id" | "image_url">): string {
   return apiUrl(study.image_url ?? `/api/studies/${study.id}/image`);
 }
 
-export function studyHeatmapUrl(study: Pick<Study, "id" | "heatmap_url">): string {
+/** The heatmap's URL, or null when the server says the study has none (heatmap_url: null). */
+export function studyHeatmapUrl(study: Pick<Study, "id" | "heatmap_url">): string | null {
+  if (study.heatmap_url === null) return null;
   return apiUrl(study.heatmap_url ?? `/api/studies/${study.id}/heatmap`);
 }
 

@@ -13,6 +13,8 @@ export const apiErrorBodySchema = z.object({
     code: z.string(),
     message: z.string(),
     reason: z.string().nullish(),
+    field: z.string().nullish(),
+    patient_id: z.number().int().nullish(),
   }),
   reason: z.string().nullish(),
 });
@@ -31,6 +33,11 @@ export type ApiErrorCode =
   | "not_found"
   | "method_not_allowed"
   | "not_chest_xray"
+  | "no_pixel_data"
+  | "image_too_small"
+  | "duplicate_mrn"
+  | "patient_has_studies"
+  | "internal_error"
   | (string & {});
 
 /** Reasons that come with a `not_chest_xray` refusal. */
@@ -41,6 +48,8 @@ export type RefusalReason =
   | "not_radiograph"
   | "ct_or_mr"
   | "out_of_distribution"
+  | "not_chest"
+  | "lateral_view"
   | (string & {});
 
 /* ------------------------------------------------------------------ health */
@@ -123,6 +132,8 @@ export const inspectResultSchema = z.looseObject({
   height: z.number().nullish(),
   dicom: dicomTagsSchema.nullish(),
   preview: z.string().nullish(),
+  /** The cheap checks' verdict before upload (DICOM tags, pixels); the model's own check comes later. */
+  refusal: z.looseObject({ reason: z.string(), message: z.string() }).nullish(),
 });
 export type InspectResult = z.infer<typeof inspectResultSchema>;
 
@@ -204,8 +215,13 @@ export const reportSchema = z.looseObject({
     .looseObject({
       model_version: z.string().nullish(),
       architecture: z.string().nullish(),
+      threshold: z.number().nullish(),
+      threshold_rule: z.string().nullish(),
       training_data: z.unknown().optional(),
       metrics: z.unknown().optional(),
+      intended_use: z.unknown().optional(),
+      /** Set when the model that made the prediction is no longer the one served. */
+      note: z.string().nullish(),
     })
     .nullish(),
   generated_at: z.string().nullish(),

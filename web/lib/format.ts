@@ -144,6 +144,8 @@ const REFUSAL_TEXT: Record<string, string> = {
   ct_or_mr: "This looks like a CT or MR slice. PneumoScan reads plain chest X-rays only.",
   out_of_distribution:
     "This image is too unlike the chest X-rays the model learned from for its answer to be trusted.",
+  not_chest: "The DICOM header says this image is not of the chest.",
+  lateral_view: "This is a side (lateral) view. PneumoScan reads frontal chest X-rays (PA or AP) only.",
 };
 
 /** Plain-words sentence for a refusal reason code (the server's message is shown as well). */

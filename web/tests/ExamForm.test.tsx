@@ -236,6 +236,55 @@ describe("ExamForm image and submission", () => {
     expect(screen.getByLabelText("Patient name")).toHaveValue("Amina Yusuf");
   });
 
+  it("offers to add the X-ray to the patient who already has the MRN", async () => {
+    const createPatient = vi.fn().mockRejectedValue(
+      new ApiError({
+        status: 400,
+        code: "duplicate_mrn",
+        field: "mrn",
+        patientId: 3,
+        message: "Another patient (id 3) already has MRN MRN-0042.",
+      }),
+    );
+    const { api, onDone, user } = setup({ createPatient });
+    await fillValid(user);
+    await chooseImage(user);
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(await screen.findByTestId("api-error-message")).toHaveTextContent("Another patient (id 3) already has MRN");
+    expect(fieldError("Patient ID (MRN)")).toBe("Another patient (id 3) already has MRN MRN-0042.");
+    expect(screen.getByRole("link", { name: /See that patient's record/ })).toHaveAttribute("href", "/patient/?id=3");
+
+    await user.click(screen.getByRole("button", { name: "Add the X-ray to the existing patient" }));
+    await waitFor(() => expect(onDone).toHaveBeenCalled());
+    expect(api.uploadStudy).toHaveBeenCalledWith(expect.any(File), 3, expect.any(Function));
+    expect(createPatient).toHaveBeenCalledTimes(1);
+  });
+
+  it("marks the field the server objected to", async () => {
+    const createPatient = vi.fn().mockRejectedValue(
+      new ApiError({ status: 400, code: "invalid_field", field: "referring_doctor", message: "referring_doctor: too odd." }),
+    );
+    const { user } = setup({ createPatient });
+    await fillValid(user);
+    await chooseImage(user);
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    await waitFor(() => expect(fieldError("Referring doctor")).toBe("referring_doctor: too odd."));
+    expect(screen.getByLabelText("Referring doctor")).toHaveFocus();
+  });
+
+  it("warns before upload when the cheap checks would refuse the image", async () => {
+    const inspectImage = vi.fn().mockResolvedValue({
+      ...PNG_INSPECT,
+      refusal: { reason: "photograph", message: "The image is in colour." },
+    });
+    const { user } = setup({ inspectImage });
+    await chooseImage(user);
+    const warning = await screen.findByTestId("inspect-warning");
+    expect(warning).toHaveTextContent("This image will probably be refused.");
+    expect(warning).toHaveTextContent("The image is in colour.");
+  });
+
   it("says when the chosen file cannot be read", async () => {
     const inspectImage = vi.fn().mockRejectedValue(
       new ApiError({ status: 400, code: "unreadable_image", message: "The file could not be decoded as PNG, JPEG or DICOM." }),

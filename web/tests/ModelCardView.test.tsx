@@ -1,6 +1,6 @@
 import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { ModelCardView } from "@/app/ui/model/ModelCardView";
+import { ModelCardView, figureTitle } from "@/app/ui/model/ModelCardView";
 import { MODEL_CARD } from "./fixtures";
 
 describe("ModelCardView", () => {
@@ -24,5 +24,15 @@ describe("ModelCardView", () => {
     expect(screen.getByAltText("Confusion matrix")).toHaveAttribute("src", "/api/model/figures/confusion_matrix.png");
     expect(screen.getByTestId("model-threshold")).toHaveTextContent("41.0%");
     expect(screen.getByText("Pediatric frontal views only.")).toBeInTheDocument();
+  });
+});
+
+describe("figureTitle", () => {
+  it("names the run's figures for people", () => {
+    expect(figureTitle("roc_curve")).toBe("ROC curve");
+    expect(figureTitle("roc_curve_val")).toBe("ROC curve (validation split)");
+    expect(figureTitle("confusion_matrix_test")).toBe("Confusion matrix (test split)");
+    expect(figureTitle("predictions_val")).toBe("Predictions (validation split)");
+    expect(figureTitle("something_new")).toBe("Something new");
   });
 });

@@ -56,6 +56,13 @@ describe("ResultView", () => {
     expect(heat).toBeVisible();
   });
 
+  it("says so when the server made no heatmap", () => {
+    render(<ResultView study={makeStudy({ heatmap_url: null })} />);
+    expect(screen.queryByAltText("Heatmap overlay")).not.toBeInTheDocument();
+    expect(screen.getByText("No heatmap for this study.")).toBeInTheDocument();
+    expect(screen.getByAltText("Chest X-ray")).toBeInTheDocument();
+  });
+
   it("says so when a study has no prediction", () => {
     render(<ResultView study={makeStudy({ prediction: null })} />);
     expect(screen.getByTestId("result-missing")).toBeInTheDocument();

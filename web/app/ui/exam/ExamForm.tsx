@@ -146,6 +146,8 @@ export function ExamForm({
   const [refusal, setRefusal] = useState<ApiError | null>(null);
   const [submitError, setSubmitError] = useState<unknown>(null);
   const createdPatient = useRef<{ key: string; patient: Patient } | null>(null);
+  /** Set when the user chose to add the X-ray to the patient who already has the typed MRN. */
+  const existingPatientId = useRef<number | null>(null);
 
   const fileInputRef = useRef<HTMLInputElement>(null);
   const browseRef = useRef<HTMLButtonElement>(null);
@@ -185,6 +187,7 @@ export function ExamForm({
 
   function setField(field: PatientField, value: string) {
     userEdited.current.add(field);
+    if (field === "mrn") existingPatientId.current = null;
     if (prefilled.has(field)) {
       const next = new Set(prefilled);
       next.delete(field);
@@ -291,16 +294,19 @@ export function ExamForm({
     try {
       setPhase("saving");
       const key = JSON.stringify(res.body satisfies PatientCreate);
-      let patient: Patient;
-      if (createdPatient.current && createdPatient.current.key === key) {
-        patient = createdPatient.current.patient;
+      let patientId: number;
+      if (existingPatientId.current != null) {
+        patientId = existingPatientId.current;
+      } else if (createdPatient.current && createdPatient.current.key === key) {
+        patientId = createdPatient.current.patient.id;
       } else {
-        patient = await api.createPatient(res.body);
+        const patient = await api.createPatient(res.body);
         createdPatient.current = { key, patient };
+        patientId = patient.id;
       }
       setPhase("uploading");
       setUploadFraction(0);
-      const study = await api.uploadStudy(file, patient.id, (fraction) => {
+      const study = await api.uploadStudy(file, patientId, (fraction) => {
         setUploadFraction(fraction);
         if (fraction >= 1) setPhase("analysing");
       });
@@ -311,10 +317,28 @@ export function ExamForm({
         setRefusal(err);
         setPhase("idle");
       } else {
+        // A field the server objected to is marked like the form's own errors.
+        const field = isApiError(err) ? err.field : null;
+        if (field && field in FIELD_IDS) {
+          setErrors((prev) => ({ ...prev, [field]: err instanceof Error ? err.message : String(err) }));
+          // After the re-render that enables the fieldsets again (disabled fields cannot take focus).
+          setTimeout(() => {
+            if (field === "image") browseRef.current?.focus();
+            else document.getElementById(FIELD_IDS[field as FormField])?.focus();
+          }, 0);
+        }
         setSubmitError(err);
         setPhase("failed");
       }
     }
+  }
+
+  function addToExistingPatient(id: number) {
+    existingPatientId.current = id;
+    setSubmitError(null);
+    setErrors((prev) => ({ ...prev, mrn: undefined }));
+    setPhase("idle");
+    setTimeout(() => formRef.current?.requestSubmit(), 0);
   }
 
   const err = (f: PatientField) => errors[f];
@@ -498,7 +522,28 @@ export function ExamForm({
           <p className="notice__message" data-testid="api-error-message">
             {realApi.errorMessage(submitError)}
           </p>
-          <p>Your details are kept. Correct the problem if there is one, then press &quot;Analyse X-ray&quot; again.</p>
+          {isApiError(submitError) && submitError.code === "duplicate_mrn" && submitError.patientId != null ? (
+            <>
+              <p>
+                If this is the same patient, add the X-ray to their record (their saved details are kept). Otherwise
+                correct the patient ID (MRN).
+              </p>
+              <p className="notice__actions">
+                <button
+                  type="button"
+                  className="button"
+                  onClick={() => addToExistingPatient(submitError.patientId as number)}
+                >
+                  Add the X-ray to the existing patient
+                </button>
+                <a href={`/patient/?id=${submitError.patientId}`} target="_blank" rel="noopener noreferrer">
+                  See that patient&apos;s record (new tab)
+                </a>
+              </p>
+            </>
+          ) : (
+            <p>Your details are kept. Correct the problem if there is one, then press &quot;Analyse X-ray&quot; again.</p>
+          )}
         </div>
       )}
 

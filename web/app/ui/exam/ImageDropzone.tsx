@@ -2,7 +2,7 @@
 import { useState, type RefObject } from "react";
 import { errorMessage } from "@/lib/api";
 import type { InspectResult } from "@/lib/definitions";
-import { dateFromDicom, formatBytes, formatDate } from "@/lib/format";
+import { dateFromDicom, formatBytes, formatDate, refusalReasonText } from "@/lib/format";
 
 export const ACCEPT = ".png,.jpg,.jpeg,.dcm,.dicom,image/png,image/jpeg,application/dicom";
 
@@ -159,7 +159,13 @@ export function ImageDropzone({
                 <dd>{formatDate(dateFromDicom(dicom.study_date) ?? dicom.study_date)}</dd>
               </dl>
             )}
-            {unusualModality && (
+            {inspect.status === "done" && inspect.result.refusal && (
+              <div className="hint hint--warning" data-testid="inspect-warning">
+                <strong>This image will probably be refused.</strong> {refusalReasonText(inspect.result.refusal.reason)}{" "}
+                {inspect.result.refusal.message}
+              </div>
+            )}
+            {unusualModality && !(inspect.status === "done" && inspect.result.refusal) && (
               <p className="hint hint--warning">
                 The DICOM header says modality {modality}. PneumoScan reads plain chest X-rays (CR or DX).
               </p>

@@ -18,7 +18,21 @@ const FIGURE_TITLES: Record<string, string> = {
   confusion_matrix: "Confusion matrix",
   pr_curve: "Precision–recall curve",
   calibration: "Calibration",
+  class_distribution: "Class distribution",
+  training_curves: "Training curves",
+  sample_images: "Sample training images",
+  test_predictions: "Test predictions",
 };
+
+const SPLIT_NAMES: Record<string, string> = { val: "validation", test: "test", train: "training" };
+
+/** "roc_curve" -> "ROC curve"; "roc_curve_val" -> "ROC curve (validation)". */
+export function figureTitle(name: string): string {
+  if (FIGURE_TITLES[name]) return FIGURE_TITLES[name];
+  const m = /^(.*)_(val|test|train)$/.exec(name);
+  if (m) return `${figureTitle(m[1])} (${SPLIT_NAMES[m[2]]} split)`;
+  return humanize(name).replace(/\broc\b/gi, "ROC");
+}
 
 function isMetric(v: unknown): v is Metric {
   return typeof v === "object" && v !== null && typeof (v as Metric).value === "number";
@@ -38,7 +52,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;
   const figures = Object.entries(card.figures ?? {}).sort(([a], [b]) => {
-    const order = ["roc_curve", "confusion_matrix"];
+    const order = ["roc_curve", "confusion_matrix", "roc_curve_val", "confusion_matrix_val"];
     const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
     const ib = order.indexOf(b) === -1 ? 99 : order.indexOf(b);
     return ia - ib || a.localeCompare(b);
@@ -189,8 +203,8 @@ export function ModelCardView({ card }: { card: ModelCard }) {
             {figures.map(([name, url]) => (
               <figure key={name} className="card">
                 {/* eslint-disable-next-line @next/next/no-img-element */}
-                <img src={apiUrl(url)} alt={FIGURE_TITLES[name] ?? humanize(name)} loading="lazy" />
-                <figcaption>{FIGURE_TITLES[name] ?? humanize(name)}</figcaption>
+                <img src={apiUrl(url)} alt={figureTitle(name)} loading="lazy" />
+                <figcaption>{figureTitle(name)}</figcaption>
               </figure>
             ))}
           </div>

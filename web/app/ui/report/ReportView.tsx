@@ -2,7 +2,7 @@
 import Link from "next/link";
 import { studyHeatmapUrl, studyImageUrl } from "@/lib/api";
 import type { Report } from "@/lib/definitions";
-import { formatDate, formatVersus, patientAge, sexLabel } from "@/lib/format";
+import { formatDate, formatPercent, formatVersus, patientAge, sexLabel } from "@/lib/format";
 import { DataView } from "../common/DataView";
 import { ProbabilityBar } from "../study/ProbabilityBar";
 import { resultSentence } from "../study/ResultView";
@@ -28,6 +28,7 @@ const DEFAULT_NOTICE =
 export function ReportView({ report }: { report: Report }) {
   const { study, patient, model } = report;
   const pred = study.prediction;
+  const heatmapUrl = studyHeatmapUrl(study);
   return (
     <article className="report" aria-labelledby="report-title">
       <div className="report__toolbar no-print">
@@ -109,15 +110,19 @@ export function ReportView({ report }: { report: Report }) {
               Chest X-ray{study.original_filename ? ` (${study.original_filename})` : ""}
             </figcaption>
           </figure>
-          <figure>
-            <div className="report__overlay">
-              {/* eslint-disable-next-line @next/next/no-img-element */}
-              <img src={studyImageUrl(study)} alt="" />
-              {/* eslint-disable-next-line @next/next/no-img-element */}
-              <img className="report__overlay-heat" src={studyHeatmapUrl(study)} alt="Heatmap overlay" />
-            </div>
-            <figcaption>Heatmap (Grad-CAM): the regions that weighed most in the result.</figcaption>
-          </figure>
+          {heatmapUrl ? (
+            <figure>
+              <div className="report__overlay">
+                {/* eslint-disable-next-line @next/next/no-img-element */}
+                <img src={studyImageUrl(study)} alt="" />
+                {/* eslint-disable-next-line @next/next/no-img-element */}
+                <img className="report__overlay-heat" src={heatmapUrl} alt="Heatmap overlay" />
+              </div>
+              <figcaption>Heatmap (Grad-CAM): the regions that weighed most in the result.</figcaption>
+            </figure>
+          ) : (
+            <p className="hint">No heatmap was made for this study.</p>
+          )}
         </div>
       </section>
 
@@ -128,6 +133,15 @@ export function ReportView({ report }: { report: Report }) {
           <dd data-testid="model-version">{model?.model_version ?? pred?.model_version ?? "—"}</dd>
           <dt>Architecture</dt>
           <dd>{model?.architecture ?? "—"}</dd>
+          {model?.threshold != null && (
+            <>
+              <dt>Decision threshold</dt>
+              <dd>
+                {formatPercent(model.threshold)}
+                {model.threshold_rule ? ` (${model.threshold_rule})` : ""}
+              </dd>
+            </>
+          )}
           <dt>Training data</dt>
           <dd>
             <TrainingData value={model?.training_data} />
@@ -136,7 +150,20 @@ export function ReportView({ report }: { report: Report }) {
           <dd>
             <DataView value={model?.metrics} />
           </dd>
+          {model?.intended_use != null && (
+            <>
+              <dt>Intended use</dt>
+              <dd>
+                <DataView value={model.intended_use} />
+              </dd>
+            </>
+          )}
         </dl>
+        {model?.note && (
+          <p className="notice notice--info" data-testid="model-note">
+            {model.note}
+          </p>
+        )}
         <p className="no-print">
           <Link href="/model/">The full model card</Link>
         </p>
