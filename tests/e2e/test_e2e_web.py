@@ -342,3 +342,52 @@ def test_keyboard_only_examination(page, xray_image, shot):
     page.keyboard.press("Space")
     expect(page.get_by_alt_text("Heatmap overlay")).to_be_hidden()
     shot(page, "12_keyboard_result")
+
+
+AXE_JS = ARTIFACTS.parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe_violations(page) -> list[str]:
+    """Serious and critical WCAG 2.x A/AA violations axe-core finds on the page as it stands."""
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate(
+        """async () => {
+            const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+            const r = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return r.violations
+                .filter(v => v.impact === "serious" || v.impact === "critical")
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")}`);
+        }"""
+    )
+    return result
+
+
+def test_pages_pass_axe(page, e2e_server, xray_image):
+    """axe-core (from web/node_modules) finds no serious or critical WCAG A/AA problem on any page."""
+    from playwright.sync_api import expect
+
+    if not AXE_JS.is_file():
+        pytest.skip("web/node_modules/axe-core is missing (cd web && npm ci)")
+    with open(xray_image, "rb") as fh:
+        study = requests.post(f"{e2e_server}/api/studies", files={"image": (xray_image.name, fh)}, timeout=120).json()
+    problems: dict[str, list[str]] = {}
+    for path, ready in [
+        ("/", lambda: expect(page.get_by_test_id("service-status")).to_contain_text("Ready")),
+        ("/exam/", lambda: expect(page.get_by_label("Patient name")).to_be_visible()),
+        (f"/study/?id={study['id']}", lambda: expect(page.get_by_test_id("result-label")).to_be_visible()),
+        (f"/report/?id={study['id']}", lambda: expect(page.get_by_test_id("report-notice")).to_be_visible()),
+        ("/patients/", lambda: expect(page.get_by_test_id("patients-count")).not_to_be_empty()),
+        ("/model/", lambda: expect(page.get_by_test_id("metrics-table")).to_be_visible()),
+    ]:
+        page.goto(path)
+        ready()
+        found = _axe_violations(page)
+        if found:
+            problems[path] = found
+    # The exam form with every error showing, too.
+    page.goto("/exam/")
+    page.get_by_role("button", name="Analyse X-ray").click()
+    expect(page.get_by_test_id("error-name")).to_be_visible()
+    if found := _axe_violations(page):
+        problems["/exam/ (errors shown)"] = found
+    assert not problems, problems
