@@ -71,8 +71,9 @@ def other_sets() -> dict[str, list[tuple[str, bytes]]]:
     for name in ("camera", "moon", "text", "page", "coins", "brick", "grass", "gravel", "clock", "cell",
                  "microaneurysms", "checkerboard", "horse", "binary_blobs", "shepp_logan_phantom"):
         arr = np.asarray(getattr(sk, name)())
-        if arr.dtype != np.uint8:
-            arr = (255 * (arr.astype(float) - arr.min()) / max(float(arr.max() - arr.min()), 1e-9)).astype(np.uint8)
+        if arr.dtype != np.uint8:  # boolean masks and float phantoms -> 0..255
+            arr = arr.astype(np.float64)
+            arr = (255 * (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-9)).astype(np.uint8)
         gray.append((name, png(Image.fromarray(arr))))
     motorcycle = sk.stereo_motorcycle()[0]
     colour.append(("stereo_motorcycle", png(Image.fromarray(motorcycle))))
@@ -111,7 +112,23 @@ def other_sets() -> dict[str, list[tuple[str, bytes]]]:
     }
 
 
-def screen(predictor: Predictor, items: list[tuple[str, bytes]], batch: int = 16) -> tuple[Counter, list]:
+def like_training_copy(decoded, size: int, quality: int):
+    """Squash to ``size`` x ``size`` and re-encode as JPEG ``quality``: what produced the training copy.
+
+    An experiment only (``--emulate-training-copy``): if it helps, the step belongs in the checkpoint's
+    ``Preprocessing`` so that training and serving both apply it, never in serving alone.
+    """
+    import dataclasses
+
+    image = decoded.image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality)
+    return dataclasses.replace(decoded, image=Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def screen(
+    predictor: Predictor, items: list[tuple[str, bytes]], batch: int = 16, emulate: tuple[int, int] | None = None
+) -> tuple[Counter, list]:
     """Reasons for each item ('accepted' for a prediction, 'decode:<code>' for an unreadable file)."""
     outcomes: Counter = Counter()
     rows = []
@@ -120,7 +137,10 @@ def screen(predictor: Predictor, items: list[tuple[str, bytes]], batch: int = 16
         decoded, names = [], []
         for name, data in chunk:
             try:
-                decoded.append(decode_image(data))
+                d = decode_image(data)
+                if emulate is not None and predictor.check(d.image, d.dicom) is None:
+                    d = like_training_copy(d, *emulate)
+                decoded.append(d)
                 names.append(name)
             except ImageDecodeError as exc:
                 outcomes[f"decode:{exc.code}"] += 1
@@ -138,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "chest_xray")
     parser.add_argument("--verbose", action="store_true", help="list every refused chest X-ray")
+    parser.add_argument("--emulate-training-copy", type=int, nargs=2, metavar=("SIZE", "QUALITY"),
+                        help="experiment: squash to SIZE and JPEG-re-encode at QUALITY before the model "
+                        "(as the shared training copy was made: 224 75)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not (args.run / "checkpoint.pt").is_file():
@@ -149,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     predictor = Predictor.from_run(args.run)
     gate = predictor.gate
     print(f"run {args.run}  model {predictor.model_version}")
+    if args.emulate_training_copy:
+        size, quality = args.emulate_training_copy
+        print(f"EXPERIMENT: every image that passes the cheap checks is squashed to {size}x{size} and JPEG-re-encoded "
+              f"at quality {quality} before the model (not what the server does)")
     if gate is None:
         print("feature gate: none in this checkpoint (only the dedicated checks refuse)")
     else:
@@ -162,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         print(title)
         total_n = total_refused = 0
         for name, items in sets.items():
-            outcomes, rows = screen(predictor, items)
+            outcomes, rows = screen(predictor, items, emulate=args.emulate_training_copy)
             n = sum(outcomes.values())
             refused = n - outcomes.get("accepted", 0)
             total_n += n
