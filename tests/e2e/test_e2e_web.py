@@ -147,6 +147,25 @@ def test_clinician_story(page, page_errors, e2e_server, xray_image, shot):
     page.wait_for_url(re.compile(rf"/study/\?id={study_id}$"))
     expect(page.get_by_test_id("result-label")).to_be_visible()
 
+    # A follow-up X-ray for the same patient, from their page.
+    page.go_back()
+    page.wait_for_url(re.compile(r"/patient/\?id=\d+$"))
+    patient_url = page.url
+    page.get_by_role("link", name="Add an X-ray for this patient").click()
+    page.wait_for_url(re.compile(r"/exam/\?patient=\d+$"))
+    expect(page.get_by_role("heading", name=f"New examination for {name}")).to_be_visible()
+    expect(page.get_by_label("Patient name")).to_have_count(0)
+    page.get_by_label("Chest X-ray image").set_input_files(str(xray_image))
+    expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()
+    shot(page, "06b_followup_exam")
+    page.get_by_role("button", name="Analyse X-ray").click()
+    page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)
+    followup_id = int(re.search(r"id=(\d+)", page.url).group(1))
+    assert followup_id != study_id
+    page.goto(patient_url)
+    expect(page.get_by_role("link", name=f"Result of study {followup_id}")).to_be_visible()
+    expect(page.get_by_role("link", name=f"Result of study {study_id}")).to_be_visible()
+
     assert not page_errors, page_errors
 
 

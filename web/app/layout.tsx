@@ -28,8 +28,8 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
         <footer className="site-footer">
           <div className="container">
             <p>
-              PneumoScan supports screening of pediatric chest X-rays. It does not make a diagnosis: a clinician
-              reads every image and decides.
+              PneumoScan supports screening of pediatric chest X-rays. It does not make a diagnosis: a clinician reads
+              every image and decides.
             </p>
           </div>
         </footer>

@@ -7,8 +7,8 @@ export default function HomePage() {
       <section className="hero" aria-labelledby="hero-title">
         <h1 id="hero-title">Pneumonia screening support for children&apos;s chest X-rays</h1>
         <p className="lead">
-          PneumoScan reads a pediatric chest X-ray, gives the probability that it shows pneumonia, and draws a
-          heatmap of the regions that drove its answer, so that a clinician can check its reasoning in seconds.
+          PneumoScan reads a pediatric chest X-ray, gives the probability that it shows pneumonia, and draws a heatmap
+          of the regions that drove its answer, so that a clinician can check its reasoning in seconds.
         </p>
         <p className="hero__actions">
           <Link href="/exam/" className="button">
@@ -37,8 +37,8 @@ export default function HomePage() {
             and the heatmap over the image.
           </li>
           <li>
-            <strong>Print or file the report.</strong> A one-page report with the image, the heatmap, the result and
-            the model that produced it.
+            <strong>Print or file the report.</strong> A one-page report with the image, the heatmap, the result and the
+            model that produced it.
           </li>
         </ol>
       </section>
@@ -63,8 +63,8 @@ export default function HomePage() {
           <li className="card">
             <h3>Works without the internet</h3>
             <p>
-              Everything runs on a local server. Images and patient details never leave the building, and the tool
-              keeps working when the connection does not.
+              Everything runs on a local server. Images and patient details never leave the building, and the tool keeps
+              working when the connection does not.
             </p>
           </li>
         </ul>
@@ -76,25 +76,25 @@ export default function HomePage() {
           <div>
             <h3>What it is</h3>
             <p>
-              Pneumonia is an infection that inflames the air sacs (alveoli) of one or both lungs. They fill with
-              fluid or pus, which makes breathing hard and lowers the oxygen in the blood. Bacteria, viruses and fungi
-              can all cause it.
+              Pneumonia is an infection that inflames the air sacs (alveoli) of one or both lungs. They fill with fluid
+              or pus, which makes breathing hard and lowers the oxygen in the blood. Bacteria, viruses and fungi can all
+              cause it.
             </p>
           </div>
           <div>
             <h3>Why early detection matters</h3>
             <p>
-              Pneumonia is a leading infectious cause of death in children under five worldwide. Found early, most
-              cases respond well to treatment; found late, a child may need hospital care or oxygen. Fast screening
-              helps the sickest children be seen first.
+              Pneumonia is a leading infectious cause of death in children under five worldwide. Found early, most cases
+              respond well to treatment; found late, a child may need hospital care or oxygen. Fast screening helps the
+              sickest children be seen first.
             </p>
           </div>
           <div>
             <h3>What a chest X-ray shows</h3>
             <p>
-              Healthy lungs are full of air and look dark on an X-ray. Inflamed lung tissue is denser and shows as
-              white patches (opacities or consolidation), sometimes with fluid around the lung. Reading these
-              patterns takes practice, and that is where a second look helps.
+              Healthy lungs are full of air and look dark on an X-ray. Inflamed lung tissue is denser and shows as white
+              patches (opacities or consolidation), sometimes with fluid around the lung. Reading these patterns takes
+              practice, and that is where a second look helps.
             </p>
           </div>
         </div>
@@ -104,13 +104,13 @@ export default function HomePage() {
         <h2 id="use-title">Intended use and its limits</h2>
         <div className="notice notice--info">
           <p>
-            <strong>Intended use:</strong> screening support for frontal (PA or AP) chest X-rays of children, to help
-            a clinician prioritise and review images.
+            <strong>Intended use:</strong> screening support for frontal (PA or AP) chest X-rays of children, to help a
+            clinician prioritise and review images.
           </p>
           <p>
             <strong>Not a diagnosis.</strong> PneumoScan does not replace a clinician&apos;s reading. It was trained on
-            pediatric chest X-rays from one source, can be wrong, and has not been validated on adults, on other
-            views, or on other kinds of images. It refuses images that do not look like chest X-rays.
+            pediatric chest X-rays from one source, can be wrong, and has not been validated on adults, on other views,
+            or on other kinds of images. It refuses images that do not look like chest X-rays.
           </p>
           <p>
             See the <Link href="/model/">model card</Link> for its measured accuracy and the data it learned from.

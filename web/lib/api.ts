@@ -246,9 +246,7 @@ export function uploadStudy(
       try {
         body = JSON.parse(text);
       } catch {
-        reject(
-          new ApiError({ message: "The server's answer for the upload was not JSON.", kind: "invalid_response" }),
-        );
+        reject(new ApiError({ message: "The server's answer for the upload was not JSON.", kind: "invalid_response" }));
         return;
       }
       const parsed = studySchema.safeParse(body);

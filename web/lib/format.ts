@@ -142,8 +142,7 @@ const REFUSAL_TEXT: Record<string, string> = {
   blank_image: "The image is blank or almost a single colour, so there is nothing to read.",
   not_radiograph: "This does not look like a radiograph.",
   ct_or_mr: "This looks like a CT or MR slice. PneumoScan reads plain chest X-rays only.",
-  out_of_distribution:
-    "This image is too unlike the chest X-rays the model learned from for its answer to be trusted.",
+  out_of_distribution: "This image is too unlike the chest X-rays the model learned from for its answer to be trusted.",
   not_chest: "The DICOM header says this image is not of the chest.",
   lateral_view: "This is a side (lateral) view. PneumoScan reads frontal chest X-rays (PA or AP) only.",
 };

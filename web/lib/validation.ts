@@ -110,8 +110,7 @@ export function patientFormSchema(today: Date = new Date()) {
 }
 
 export type ValidationResult =
-  | { ok: true; body: PatientCreate; errors: FormErrors }
-  | { ok: false; errors: FormErrors };
+  { ok: true; body: PatientCreate; errors: FormErrors } | { ok: false; errors: FormErrors };
 
 /** Validate the typed values; on success also return the POST /api/patients body. */
 export function validatePatientForm(values: PatientFormValues, today: Date = new Date()): ValidationResult {

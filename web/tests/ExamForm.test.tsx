@@ -174,7 +174,10 @@ describe("ExamForm image and submission", () => {
       reason: "photograph",
       message: "This image looks like a photograph. Upload a chest X-ray.",
     });
-    const uploadStudy = vi.fn().mockRejectedValueOnce(refusal).mockResolvedValueOnce(makeStudy({ id: 13 }));
+    const uploadStudy = vi
+      .fn()
+      .mockRejectedValueOnce(refusal)
+      .mockResolvedValueOnce(makeStudy({ id: 13 }));
     const { api, onDone, user } = setup({ uploadStudy });
     await fillValid(user);
     await chooseImage(user, pngFile("holiday.jpg"));
@@ -225,9 +228,11 @@ describe("ExamForm image and submission", () => {
   });
 
   it("shows other API errors verbatim and keeps the form", async () => {
-    const createPatient = vi.fn().mockRejectedValue(
-      new ApiError({ status: 400, code: "invalid_field", message: "mrn: already used by another patient." }),
-    );
+    const createPatient = vi
+      .fn()
+      .mockRejectedValue(
+        new ApiError({ status: 400, code: "invalid_field", message: "mrn: already used by another patient." }),
+      );
     const { user } = setup({ createPatient });
     await fillValid(user);
     await chooseImage(user);
@@ -263,7 +268,12 @@ describe("ExamForm image and submission", () => {
 
   it("marks the field the server objected to", async () => {
     const createPatient = vi.fn().mockRejectedValue(
-      new ApiError({ status: 400, code: "invalid_field", field: "referring_doctor", message: "referring_doctor: too odd." }),
+      new ApiError({
+        status: 400,
+        code: "invalid_field",
+        field: "referring_doctor",
+        message: "referring_doctor: too odd.",
+      }),
     );
     const { user } = setup({ createPatient });
     await fillValid(user);
@@ -287,7 +297,11 @@ describe("ExamForm image and submission", () => {
 
   it("says when the chosen file cannot be read", async () => {
     const inspectImage = vi.fn().mockRejectedValue(
-      new ApiError({ status: 400, code: "unreadable_image", message: "The file could not be decoded as PNG, JPEG or DICOM." }),
+      new ApiError({
+        status: 400,
+        code: "unreadable_image",
+        message: "The file could not be decoded as PNG, JPEG or DICOM.",
+      }),
     );
     const { api, user } = setup({ inspectImage });
     await fillValid(user);
@@ -298,5 +312,41 @@ describe("ExamForm image and submission", () => {
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
     expect(screen.getByTestId("error-image")).toHaveTextContent("This file cannot be used");
     expect(api.createPatient).not.toHaveBeenCalled();
+  });
+});
+
+describe("ExamForm for an existing patient", () => {
+  function setupFor(api: Partial<ExamApi> = {}) {
+    const full: ExamApi = {
+      inspectImage: vi.fn().mockResolvedValue(DICOM_INSPECT),
+      createPatient: vi.fn(),
+      uploadStudy: vi.fn().mockResolvedValue(makeStudy()),
+      ...api,
+    };
+    const onDone = vi.fn();
+    const user = userEvent.setup();
+    render(<ExamForm onDone={onDone} api={full} today={TODAY} patient={PATIENT} />);
+    return { api: full, onDone, user };
+  }
+
+  it("asks only for the X-ray and adds it to that patient", async () => {
+    const { api, onDone, user } = setupFor();
+    expect(screen.getByRole("heading", { name: `New examination for ${PATIENT.name}` })).toBeInTheDocument();
+    expect(screen.queryByLabelText("Patient name")).not.toBeInTheDocument();
+    expect(screen.getByTestId("exam-patient")).toHaveTextContent(PATIENT.mrn);
+
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    expect(screen.getByTestId("form-summary")).toHaveTextContent("One detail needs attention");
+    expect(screen.getByText(MESSAGES.imageRequired)).toBeInTheDocument();
+
+    await chooseImage(user, dicomFile());
+    // The DICOM header names someone else: say so, change nothing.
+    expect(await screen.findByTestId("prefill-status")).toHaveTextContent(
+      `this DICOM file's patient ID is DCM-123, but ${PATIENT.name}'s MRN is ${PATIENT.mrn}`,
+    );
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+    await waitFor(() => expect(onDone).toHaveBeenCalled());
+    expect(api.createPatient).not.toHaveBeenCalled();
+    expect(api.uploadStudy).toHaveBeenCalledWith(expect.any(File), PATIENT.id, expect.any(Function));
   });
 });

@@ -13,13 +13,15 @@ describe("ModelCardView", () => {
     expect(within(metrics).getByRole("row", { name: /Sensitivity/ })).toHaveTextContent("0.925 – 0.970");
 
     const counts = screen.getByTestId("counts-table");
-    const rows = within(counts).getAllByRole("row").map((r) => r.textContent);
+    const rows = within(counts)
+      .getAllByRole("row")
+      .map((r) => r.textContent);
     expect(rows[1]).toMatch(/^Train12003400/);
     expect(rows[3]).toMatch(/^Test234390624$/);
 
-    expect(within(screen.getByTestId("confusion-table")).getByRole("row", { name: /Actual PNEUMONIA/ })).toHaveTextContent(
-      "20370",
-    );
+    expect(
+      within(screen.getByTestId("confusion-table")).getByRole("row", { name: /Actual PNEUMONIA/ }),
+    ).toHaveTextContent("20370");
     expect(screen.getByAltText("ROC curve")).toHaveAttribute("src", "/api/model/figures/roc_curve.png");
     expect(screen.getByAltText("Confusion matrix")).toHaveAttribute("src", "/api/model/figures/confusion_matrix.png");
     expect(screen.getByTestId("model-threshold")).toHaveTextContent("41.0%");

@@ -18,21 +18,26 @@ describe("ResultView", () => {
     expect(meter).toHaveAttribute("aria-valuetext", "93.4%, at or above the decision threshold of 41.0%");
     expect(screen.getByTestId("threshold-marker")).toHaveStyle({ left: "41%" });
     expect(screen.getByTestId("threshold-marker")).toHaveTextContent("Threshold 41.0%");
-    expect(screen.getByTestId("result-sentence")).toHaveTextContent("93.4% is at or above the decision threshold of 41.0%");
+    expect(screen.getByTestId("result-sentence")).toHaveTextContent(
+      "93.4% is at or above the decision threshold of 41.0%",
+    );
 
     expect(screen.getByTestId("model-version")).toHaveTextContent("efficientnet_lite0-20240501-abc123");
-    expect(screen.getByRole("link", { name: "Open the report" })).toHaveAttribute("href", expect.stringMatching(/^\/report\/?\?id=12$/));
-    expect(screen.getByRole("link", { name: PATIENT.name })).toHaveAttribute("href", expect.stringMatching(/^\/patient\/?\?id=7$/));
+    expect(screen.getByRole("link", { name: "Open the report" })).toHaveAttribute(
+      "href",
+      expect.stringMatching(/^\/report\/?\?id=12$/),
+    );
+    expect(screen.getByRole("link", { name: PATIENT.name })).toHaveAttribute(
+      "href",
+      expect.stringMatching(/^\/patient\/?\?id=7$/),
+    );
   });
 
   it("shows a NORMAL result below the threshold", () => {
     render(<ResultView study={makeStudy({}, { label: "NORMAL", probability: 0.12, threshold: 0.41 })} />);
     expect(screen.getByTestId("result-label")).toHaveTextContent("NORMAL");
     expect(screen.getByTestId("result-probability")).toHaveTextContent("12.0%");
-    expect(screen.getByRole("meter")).toHaveAttribute(
-      "aria-valuetext",
-      "12.0%, below the decision threshold of 41.0%",
-    );
+    expect(screen.getByRole("meter")).toHaveAttribute("aria-valuetext", "12.0%, below the decision threshold of 41.0%");
     expect(screen.getByTestId("result-sentence")).toHaveTextContent("does not rule pneumonia out");
   });
 

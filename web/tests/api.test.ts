@@ -21,7 +21,9 @@ describe("api edge", () => {
     const e = errorFromBody(
       422,
       "",
-      JSON.stringify({ error: { status: 422, code: "not_chest_xray", message: "Looks like a photo.", reason: "photograph" } }),
+      JSON.stringify({
+        error: { status: 422, code: "not_chest_xray", message: "Looks like a photo.", reason: "photograph" },
+      }),
     );
     expect(e).toBeInstanceOf(ApiError);
     expect(e.message).toBe("Looks like a photo.");
@@ -48,7 +50,11 @@ describe("api edge", () => {
       "fetch",
       respond(404, { error: { status: 404, code: "not_found", message: "There is no study 99." } }),
     );
-    await expect(getStudy(99)).rejects.toMatchObject({ status: 404, code: "not_found", message: "There is no study 99." });
+    await expect(getStudy(99)).rejects.toMatchObject({
+      status: 404,
+      code: "not_found",
+      message: "There is no study 99.",
+    });
   });
 
   it("rejects an answer that does not match the contract", async () => {

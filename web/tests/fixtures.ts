@@ -12,7 +12,10 @@ export const PATIENT: Patient = {
   created_at: "2024-05-02T09:30:00Z",
 };
 
-export function makeStudy(overrides: Partial<Study> = {}, prediction: Partial<NonNullable<Study["prediction"]>> = {}): Study {
+export function makeStudy(
+  overrides: Partial<Study> = {},
+  prediction: Partial<NonNullable<Study["prediction"]>> = {},
+): Study {
   return {
     id: 12,
     patient_id: 7,

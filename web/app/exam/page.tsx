@@ -1,8 +1,14 @@
 import type { Metadata } from "next";
+import { Suspense } from "react";
+import { Skeleton } from "../ui/common/Skeleton";
 import { ExamPage } from "../ui/exam/ExamPage";
 
 export const metadata: Metadata = { title: "New examination" };
 
 export default function Page() {
-  return <ExamPage />;
+  return (
+    <Suspense fallback={<Skeleton lines={6} label="Loading the form…" />}>
+      <ExamPage />
+    </Suspense>
+  );
 }

@@ -1,5 +1,13 @@
 /** Grey placeholder blocks while data loads; the status text is read by screen readers. */
-export function Skeleton({ lines = 3, image = false, label = "Loading…" }: { lines?: number; image?: boolean; label?: string }) {
+export function Skeleton({
+  lines = 3,
+  image = false,
+  label = "Loading…",
+}: {
+  lines?: number;
+  image?: boolean;
+  label?: string;
+}) {
   return (
     <div className="skeleton" aria-busy="true" data-testid="skeleton">
       <p className="visually-hidden" role="status">

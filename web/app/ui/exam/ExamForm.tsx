@@ -1,9 +1,19 @@
 "use client";
+import Link from "next/link";
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import * as realApi from "@/lib/api";
 import { isApiError, type ApiError } from "@/lib/api";
 import { SEXES, type DicomTags, type Patient, type PatientCreate, type Study } from "@/lib/definitions";
-import { ageOn, dateFromDicom, isoDay, isRealDate, nameFromDicom, sexFromDicom, sexLabel } from "@/lib/format";
+import {
+  ageOn,
+  dateFromDicom,
+  isoDay,
+  isRealDate,
+  nameFromDicom,
+  patientAge,
+  sexFromDicom,
+  sexLabel,
+} from "@/lib/format";
 import {
   EMPTY_PATIENT_FORM,
   FIELD_ORDER,
@@ -123,10 +133,13 @@ export function ExamForm({
   onDone,
   api = realApi,
   today,
+  patient = null,
 }: {
   onDone: (study: Study) => void;
   api?: ExamApi;
   today?: Date;
+  /** An existing patient (from /exam/?patient=N): only the X-ray is asked for. */
+  patient?: Patient | null;
 }) {
   const [values, setValues] = useState<PatientFormValues>(EMPTY_PATIENT_FORM);
   const [errors, setErrors] = useState<FormErrors>({});
@@ -176,8 +189,7 @@ export function ExamForm({
   }, [phase, inspect.status]);
 
   function computeErrors(v: PatientFormValues, f: File | null, ins: InspectState): FormErrors {
-    const res = validatePatientForm(v, today ?? new Date());
-    const errs: FormErrors = { ...res.errors };
+    const errs: FormErrors = patient ? {} : { ...validatePatientForm(v, today ?? new Date()).errors };
     if (!f) errs.image = MESSAGES.imageRequired;
     else if (ins.status === "error" && isApiError(ins.error) && ins.error.kind === "http") {
       errs.image = `This file cannot be used: ${ins.error.message} Choose another image.`;
@@ -202,6 +214,15 @@ export function ExamForm({
   }
 
   function applyDicom(tags: DicomTags | null | undefined) {
+    if (patient) {
+      const dicomId = (tags?.patient_id ?? "").trim();
+      setPrefillNote(
+        dicomId && dicomId !== patient.mrn
+          ? `Check the patient: this DICOM file's patient ID is ${dicomId}, but ${patient.name}'s MRN is ${patient.mrn}.`
+          : "",
+      );
+      return;
+    }
     const fromDicom = dicomValues(tags);
     // Only the fields the user has not typed in are filled.
     const keys = (Object.keys(fromDicom) as PatientField[]).filter((k) => !userEdited.current.has(k));
@@ -281,8 +302,8 @@ export function ExamForm({
     const errs = computeErrors(values, file, inspect);
     setErrors(errs);
     const invalid = FIELD_ORDER.filter((f) => errs[f]);
-    const res = validatePatientForm(values, today ?? new Date());
-    if (invalid.length > 0 || !file || !res.ok) {
+    const res = patient ? null : validatePatientForm(values, today ?? new Date());
+    if (invalid.length > 0 || !file || (res && !res.ok)) {
       setSummary(summaryText(errs));
       const first = invalid[0];
       if (first === "image") browseRef.current?.focus();
@@ -293,16 +314,19 @@ export function ExamForm({
 
     try {
       setPhase("saving");
-      const key = JSON.stringify(res.body satisfies PatientCreate);
       let patientId: number;
-      if (existingPatientId.current != null) {
+      if (patient) {
+        patientId = patient.id;
+      } else if (!res?.ok) {
+        return;
+      } else if (existingPatientId.current != null) {
         patientId = existingPatientId.current;
-      } else if (createdPatient.current && createdPatient.current.key === key) {
+      } else if (createdPatient.current && createdPatient.current.key === JSON.stringify(res.body)) {
         patientId = createdPatient.current.patient.id;
       } else {
-        const patient = await api.createPatient(res.body);
-        createdPatient.current = { key, patient };
-        patientId = patient.id;
+        const created = await api.createPatient(res.body satisfies PatientCreate);
+        createdPatient.current = { key: JSON.stringify(res.body), patient: created };
+        patientId = created.id;
       }
       setPhase("uploading");
       setUploadFraction(0);
@@ -350,146 +374,174 @@ export function ExamForm({
 
   return (
     <form ref={formRef} noValidate onSubmit={onSubmit} aria-labelledby={`${formId}-title`} className="exam-form">
-      <h1 id={`${formId}-title`}>New examination</h1>
+      <h1 id={`${formId}-title`}>{patient ? `New examination for ${patient.name}` : "New examination"}</h1>
       <p className="lead">
-        Enter the patient&apos;s details, add their chest X-ray, and PneumoScan will analyse it. Fields marked
-        optional may be left empty.
+        {patient
+          ? "Add the patient's chest X-ray and PneumoScan will analyse it."
+          : "Enter the patient's details, add their chest X-ray, and PneumoScan will analyse it. Fields marked optional may be left empty."}
       </p>
 
       <div role="alert" className={summary ? "notice notice--error" : undefined} data-testid="form-summary">
         {summary && <p className="notice__title">{summary}</p>}
       </div>
 
-      <fieldset className="fieldset" disabled={busy}>
-        <legend>1. Patient details</legend>
-        <div className="grid-2">
-          <FieldShell field="name" label="Patient name" error={err("name")} prefilled={pre("name")}>
-            <input
-              id={FIELD_IDS.name}
-              name="name"
-              type="text"
-              autoComplete="off"
-              value={values.name}
-              onChange={(e) => setField("name", e.target.value)}
-              aria-invalid={err("name") ? true : undefined}
-              aria-required="true"
-              aria-describedby={describedBy("name", false, pre("name"), err("name"))}
-            />
-          </FieldShell>
-          <FieldShell
-            field="mrn"
-            label="Patient ID (MRN)"
-            hint="The medical record number."
-            error={err("mrn")}
-            prefilled={pre("mrn")}
-          >
-            <input
-              id={FIELD_IDS.mrn}
-              name="mrn"
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              value={values.mrn}
-              onChange={(e) => setField("mrn", e.target.value)}
-              aria-invalid={err("mrn") ? true : undefined}
-              aria-required="true"
-              aria-describedby={describedBy("mrn", true, pre("mrn"), err("mrn"))}
-            />
-          </FieldShell>
-          <FieldShell field="sex" label="Sex" error={err("sex")} prefilled={pre("sex")}>
-            <select
-              id={FIELD_IDS.sex}
-              name="sex"
-              value={values.sex}
-              onChange={(e) => setField("sex", e.target.value)}
-              aria-invalid={err("sex") ? true : undefined}
-              aria-required="true"
-              aria-describedby={describedBy("sex", false, pre("sex"), err("sex"))}
-            >
-              <option value="">Select…</option>
-              {SEXES.map((s) => (
-                <option key={s} value={s}>
-                  {sexLabel(s)}
-                </option>
-              ))}
-            </select>
-          </FieldShell>
-        </div>
-
-        <fieldset className="fieldset fieldset--inner">
-          <legend>Birth date or age</legend>
-          <p className="hint" id="birth-or-age-hint">
-            Give the birth date if you know it, otherwise the age in whole years.
+      {patient ? (
+        <section className="fieldset" aria-labelledby="exam-patient-title" data-testid="exam-patient">
+          <h2 id="exam-patient-title" className="fieldset__title">
+            1. Patient
+          </h2>
+          <dl className="dl">
+            <dt>Name</dt>
+            <dd>{patient.name}</dd>
+            <dt>Patient ID (MRN)</dt>
+            <dd>{patient.mrn}</dd>
+            <dt>Sex</dt>
+            <dd>{sexLabel(patient.sex)}</dd>
+            <dt>Age</dt>
+            <dd>{patientAge(patient)}</dd>
+          </dl>
+          <p className="actions">
+            <Link href={`/patient/?id=${patient.id}`}>Patient record</Link>
+            <Link href="/exam/">New patient instead</Link>
           </p>
+        </section>
+      ) : (
+        <fieldset className="fieldset" disabled={busy}>
+          <legend>1. Patient details</legend>
           <div className="grid-2">
-            <FieldShell
-              field="birth_date"
-              label="Birth date"
-              error={err("birth_date")}
-              prefilled={pre("birth_date")}
-              hint={birthAge != null ? `Age today: ${birthAge} ${birthAge === 1 ? "year" : "years"}.` : undefined}
-            >
+            <FieldShell field="name" label="Patient name" error={err("name")} prefilled={pre("name")}>
               <input
-                id={FIELD_IDS.birth_date}
-                name="birth_date"
-                type="date"
-                min={MIN_BIRTH_DATE}
-                max={todayIso}
-                value={values.birth_date}
-                onChange={(e) => setField("birth_date", e.target.value)}
-                aria-invalid={err("birth_date") ? true : undefined}
-                aria-describedby={describedBy("birth_date", birthAge != null, pre("birth_date"), err("birth_date"))}
+                id={FIELD_IDS.name}
+                name="name"
+                type="text"
+                autoComplete="off"
+                value={values.name}
+                onChange={(e) => setField("name", e.target.value)}
+                aria-invalid={err("name") ? true : undefined}
+                aria-required="true"
+                aria-describedby={describedBy("name", false, pre("name"), err("name"))}
               />
             </FieldShell>
-            <FieldShell field="age_years" label="Age (years)" error={err("age_years")}>
+            <FieldShell
+              field="mrn"
+              label="Patient ID (MRN)"
+              hint="The medical record number."
+              error={err("mrn")}
+              prefilled={pre("mrn")}
+            >
               <input
-                id={FIELD_IDS.age_years}
-                name="age_years"
-                type="number"
-                inputMode="numeric"
-                min={0}
-                max={120}
-                step={1}
-                value={values.age_years}
-                onChange={(e) => setField("age_years", e.target.value)}
-                aria-invalid={err("age_years") ? true : undefined}
-                aria-describedby={describedBy("age_years", false, false, err("age_years"))}
+                id={FIELD_IDS.mrn}
+                name="mrn"
+                type="text"
+                autoComplete="off"
+                spellCheck={false}
+                value={values.mrn}
+                onChange={(e) => setField("mrn", e.target.value)}
+                aria-invalid={err("mrn") ? true : undefined}
+                aria-required="true"
+                aria-describedby={describedBy("mrn", true, pre("mrn"), err("mrn"))}
+              />
+            </FieldShell>
+            <FieldShell field="sex" label="Sex" error={err("sex")} prefilled={pre("sex")}>
+              <select
+                id={FIELD_IDS.sex}
+                name="sex"
+                value={values.sex}
+                onChange={(e) => setField("sex", e.target.value)}
+                aria-invalid={err("sex") ? true : undefined}
+                aria-required="true"
+                aria-describedby={describedBy("sex", false, pre("sex"), err("sex"))}
+              >
+                <option value="">Select…</option>
+                {SEXES.map((s) => (
+                  <option key={s} value={s}>
+                    {sexLabel(s)}
+                  </option>
+                ))}
+              </select>
+            </FieldShell>
+          </div>
+
+          <fieldset className="fieldset fieldset--inner">
+            <legend>Birth date or age</legend>
+            <p className="hint" id="birth-or-age-hint">
+              Give the birth date if you know it, otherwise the age in whole years.
+            </p>
+            <div className="grid-2">
+              <FieldShell
+                field="birth_date"
+                label="Birth date"
+                error={err("birth_date")}
+                prefilled={pre("birth_date")}
+                hint={birthAge != null ? `Age today: ${birthAge} ${birthAge === 1 ? "year" : "years"}.` : undefined}
+              >
+                <input
+                  id={FIELD_IDS.birth_date}
+                  name="birth_date"
+                  type="date"
+                  min={MIN_BIRTH_DATE}
+                  max={todayIso}
+                  value={values.birth_date}
+                  onChange={(e) => setField("birth_date", e.target.value)}
+                  aria-invalid={err("birth_date") ? true : undefined}
+                  aria-describedby={describedBy("birth_date", birthAge != null, pre("birth_date"), err("birth_date"))}
+                />
+              </FieldShell>
+              <FieldShell field="age_years" label="Age (years)" error={err("age_years")}>
+                <input
+                  id={FIELD_IDS.age_years}
+                  name="age_years"
+                  type="number"
+                  inputMode="numeric"
+                  min={0}
+                  max={120}
+                  step={1}
+                  value={values.age_years}
+                  onChange={(e) => setField("age_years", e.target.value)}
+                  aria-invalid={err("age_years") ? true : undefined}
+                  aria-describedby={describedBy("age_years", false, false, err("age_years"))}
+                />
+              </FieldShell>
+            </div>
+          </fieldset>
+
+          <div className="grid-2">
+            <FieldShell
+              field="referring_doctor"
+              label="Referring doctor"
+              hint="Optional."
+              error={err("referring_doctor")}
+            >
+              <input
+                id={FIELD_IDS.referring_doctor}
+                name="referring_doctor"
+                type="text"
+                autoComplete="off"
+                value={values.referring_doctor}
+                onChange={(e) => setField("referring_doctor", e.target.value)}
+                aria-invalid={err("referring_doctor") ? true : undefined}
+                aria-describedby={describedBy("referring_doctor", true, false, err("referring_doctor"))}
               />
             </FieldShell>
           </div>
-        </fieldset>
-
-        <div className="grid-2">
-          <FieldShell field="referring_doctor" label="Referring doctor" hint="Optional." error={err("referring_doctor")}>
-            <input
-              id={FIELD_IDS.referring_doctor}
-              name="referring_doctor"
-              type="text"
-              autoComplete="off"
-              value={values.referring_doctor}
-              onChange={(e) => setField("referring_doctor", e.target.value)}
-              aria-invalid={err("referring_doctor") ? true : undefined}
-              aria-describedby={describedBy("referring_doctor", true, false, err("referring_doctor"))}
+          <FieldShell
+            field="notes"
+            label="Symptoms and notes"
+            hint="Optional. For example: fever for 3 days, cough, fast breathing."
+            error={err("notes")}
+          >
+            <textarea
+              id={FIELD_IDS.notes}
+              name="notes"
+              rows={3}
+              value={values.notes}
+              onChange={(e) => setField("notes", e.target.value)}
+              aria-invalid={err("notes") ? true : undefined}
+              aria-describedby={describedBy("notes", true, false, err("notes"))}
             />
           </FieldShell>
-        </div>
-        <FieldShell
-          field="notes"
-          label="Symptoms and notes"
-          hint="Optional. For example: fever for 3 days, cough, fast breathing."
-          error={err("notes")}
-        >
-          <textarea
-            id={FIELD_IDS.notes}
-            name="notes"
-            rows={3}
-            value={values.notes}
-            onChange={(e) => setField("notes", e.target.value)}
-            aria-invalid={err("notes") ? true : undefined}
-            aria-describedby={describedBy("notes", true, false, err("notes"))}
-          />
-        </FieldShell>
-      </fieldset>
+        </fieldset>
+      )}
 
       <fieldset className="fieldset" disabled={busy}>
         <legend>2. Chest X-ray</legend>
@@ -542,7 +594,9 @@ export function ExamForm({
               </p>
             </>
           ) : (
-            <p>Your details are kept. Correct the problem if there is one, then press &quot;Analyse X-ray&quot; again.</p>
+            <p>
+              Your details are kept. Correct the problem if there is one, then press &quot;Analyse X-ray&quot; again.
+            </p>
           )}
         </div>
       )}

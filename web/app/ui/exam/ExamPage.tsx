@@ -1,8 +1,30 @@
 "use client";
-import { useRouter } from "next/navigation";
+import { useRouter, useSearchParams } from "next/navigation";
+import { getPatient } from "@/lib/api";
+import { parseId } from "@/lib/format";
+import { useApi } from "@/lib/use-api";
+import { ErrorNotice } from "../common/ErrorNotice";
+import { Skeleton } from "../common/Skeleton";
 import { ExamForm } from "./ExamForm";
 
+/** /exam/ for a new patient, or /exam/?patient=N to add an X-ray for patient N. */
 export function ExamPage() {
   const router = useRouter();
-  return <ExamForm onDone={(study) => router.push(`/study/?id=${study.id}`)} />;
+  const patientId = parseId(useSearchParams().get("patient"));
+  const patient = useApi(patientId ? (signal) => getPatient(patientId, signal) : null, [patientId]);
+  const onDone = (study: { id: number }) => router.push(`/study/?id=${study.id}`);
+
+  if (!patientId) return <ExamForm key="new" onDone={onDone} />;
+  if (patient.status === "loading") return <Skeleton lines={4} label="Loading the patient…" />;
+  if (patient.status === "error")
+    return (
+      <ErrorNotice
+        error={patient.error}
+        title={`Patient ${patientId} could not be loaded`}
+        onRetry={patient.reload}
+        backHref="/exam/"
+        backLabel="Start an examination for a new patient"
+      />
+    );
+  return <ExamForm key={`patient-${patientId}`} onDone={onDone} patient={patient.data} />;
 }

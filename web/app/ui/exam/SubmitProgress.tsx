@@ -15,11 +15,7 @@ const ORDER: SubmitPhase[] = ["saving", "uploading", "analysing", "done"];
 export function SubmitProgress({ phase, uploadFraction }: { phase: SubmitPhase; uploadFraction: number }) {
   const active = ORDER.indexOf(phase);
   const current =
-    phase === "checking"
-      ? "Reading the image before analysis…"
-      : active >= 0
-        ? `${STEPS[active].label}…`
-        : "";
+    phase === "checking" ? "Reading the image before analysis…" : active >= 0 ? `${STEPS[active].label}…` : "";
   return (
     <div className="submit-progress" data-testid="submit-progress">
       <p className="visually-hidden" role="status" aria-live="polite">
@@ -34,7 +30,9 @@ export function SubmitProgress({ phase, uploadFraction }: { phase: SubmitPhase; 
                 const state = i < active ? "done" : i === active ? "current" : "todo";
                 return (
                   <li key={s.phase} className={`progress-steps__item progress-steps__item--${state}`}>
-                    <span className="progress-steps__icon">{state === "done" ? "✓" : state === "current" ? "●" : "○"}</span>
+                    <span className="progress-steps__icon">
+                      {state === "done" ? "✓" : state === "current" ? "●" : "○"}
+                    </span>
                     {s.label}
                     {s.phase === "uploading" && state === "current" && (
                       <progress className="upload-bar" max={1} value={uploadFraction}>

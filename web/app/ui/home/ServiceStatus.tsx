@@ -21,7 +21,12 @@ export function ServiceStatus() {
     tone = health.data.status === "ok" ? "ok" : "warn";
   }
   return (
-    <p className={`service-status service-status--${tone}`} role="status" aria-live="polite" data-testid="service-status">
+    <p
+      className={`service-status service-status--${tone}`}
+      role="status"
+      aria-live="polite"
+      data-testid="service-status"
+    >
       <span className="service-status__dot" aria-hidden="true" />
       {text}
     </p>

@@ -10,7 +10,10 @@ export function isCounts(v: unknown): v is Record<string, Record<string, number>
     rows.length > 0 &&
     rows.every(
       (r) =>
-        typeof r === "object" && r !== null && !Array.isArray(r) && Object.values(r).every((n) => typeof n === "number"),
+        typeof r === "object" &&
+        r !== null &&
+        !Array.isArray(r) &&
+        Object.values(r).every((n) => typeof n === "number"),
     )
   );
 }

@@ -45,9 +45,7 @@ function fmt(v: number | null | undefined): string {
 export function ModelCardView({ card }: { card: ModelCard }) {
   const test = card.metrics?.test ?? null;
   const known = new Set(METRICS.map((m) => m.key));
-  const extraMetrics = test
-    ? Object.entries(test).filter(([k, v]) => !known.has(k) && isMetric(v))
-    : [];
+  const extraMetrics = test ? Object.entries(test).filter(([k, v]) => !known.has(k) && isMetric(v)) : [];
   const cm = test?.confusion_matrix;
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;

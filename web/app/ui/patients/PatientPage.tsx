@@ -9,7 +9,9 @@ import { ErrorNotice, MissingId } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
 
 export function PatientView({ patient }: { patient: PatientWithStudies }) {
-  const studies = [...patient.studies].sort((a, b) => (b.uploaded_at ?? "").localeCompare(a.uploaded_at ?? "") || b.id - a.id);
+  const studies = [...patient.studies].sort(
+    (a, b) => (b.uploaded_at ?? "").localeCompare(a.uploaded_at ?? "") || b.id - a.id,
+  );
   return (
     <>
       <header className="page-head">
@@ -18,6 +20,11 @@ export function PatientView({ patient }: { patient: PatientWithStudies }) {
         </p>
         <h1 data-testid="patient-name">{patient.name}</h1>
         <p className="page-head__sub">MRN {patient.mrn}</p>
+        <p className="actions page-head__actions">
+          <Link className="button" href={`/exam/?patient=${patient.id}`}>
+            Add an X-ray for this patient
+          </Link>
+        </p>
       </header>
       <section className="card" aria-labelledby="details-title">
         <h2 id="details-title">Details</h2>

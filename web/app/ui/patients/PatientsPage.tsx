@@ -92,7 +92,9 @@ export function PatientsPage() {
       </p>
 
       {list.status === "loading" && <Skeleton lines={5} label="Loading patients…" />}
-      {list.status === "error" && <ErrorNotice error={list.error} title="The patient list could not be loaded" onRetry={list.reload} />}
+      {list.status === "error" && (
+        <ErrorNotice error={list.error} title="The patient list could not be loaded" onRetry={list.reload} />
+      )}
       {list.status === "success" && list.data.items.length > 0 && (
         <div className="table-wrap">
           <table className="table" data-testid="patients-table">
@@ -129,7 +131,12 @@ export function PatientsPage() {
       )}
       {list.status === "success" && pages > 1 && (
         <nav className="pager" aria-label="Pages">
-          <button type="button" className="button button--secondary" disabled={page <= 1} onClick={() => goTo(page - 1)}>
+          <button
+            type="button"
+            className="button button--secondary"
+            disabled={page <= 1}
+            onClick={() => goTo(page - 1)}
+          >
             Previous
           </button>
           <span>

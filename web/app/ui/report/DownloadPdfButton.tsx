@@ -29,11 +29,20 @@ export function DownloadPdfButton({ study }: { study: Pick<Study, "id" | "report
 
   return (
     <div className="download">
-      <button type="button" className="button" onClick={download} aria-disabled={state.status === "working" || undefined}>
+      <button
+        type="button"
+        className="button"
+        onClick={download}
+        aria-disabled={state.status === "working" || undefined}
+      >
         Download PDF
       </button>
       <span className="visually-hidden" role="status" aria-live="polite">
-        {state.status === "working" ? "Preparing the PDF…" : state.status === "done" ? "The PDF has been downloaded." : ""}
+        {state.status === "working"
+          ? "Preparing the PDF…"
+          : state.status === "done"
+            ? "The PDF has been downloaded."
+            : ""}
       </span>
       {state.status === "working" && <span className="hint"> Preparing the PDF…</span>}
       {state.status === "error" && (

@@ -50,7 +50,9 @@ export function ReportView({ report }: { report: Report }) {
           <dt>Study</dt>
           <dd>{study.id}</dd>
           <dt>Date</dt>
-          <dd data-testid="report-date">{formatDate(report.generated_at ?? pred?.created_at ?? study.uploaded_at, true)}</dd>
+          <dd data-testid="report-date">
+            {formatDate(report.generated_at ?? pred?.created_at ?? study.uploaded_at, true)}
+          </dd>
           <dt>X-ray received</dt>
           <dd>{formatDate(study.uploaded_at, true)}</dd>
         </dl>
@@ -85,12 +87,15 @@ export function ReportView({ report }: { report: Report }) {
         {pred ? (
           <div className="report__result">
             <p>
-              <span className={`badge badge--${pred.label === "PNEUMONIA" ? "pneumonia" : "normal"}`} data-testid="result-label">
+              <span
+                className={`badge badge--${pred.label === "PNEUMONIA" ? "pneumonia" : "normal"}`}
+                data-testid="result-label"
+              >
                 {pred.label}
               </span>{" "}
               Probability of pneumonia{" "}
-              <strong data-testid="result-probability">{formatVersus(pred.probability, pred.threshold)[0]}</strong> against a
-              decision threshold of <strong>{formatVersus(pred.probability, pred.threshold)[1]}</strong>.
+              <strong data-testid="result-probability">{formatVersus(pred.probability, pred.threshold)[0]}</strong>{" "}
+              against a decision threshold of <strong>{formatVersus(pred.probability, pred.threshold)[1]}</strong>.
             </p>
             <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
             <p>{resultSentence(pred.label, pred.probability, pred.threshold)}</p>
@@ -106,9 +111,7 @@ export function ReportView({ report }: { report: Report }) {
           <figure>
             {/* eslint-disable-next-line @next/next/no-img-element */}
             <img src={studyImageUrl(study)} alt="Chest X-ray" />
-            <figcaption>
-              Chest X-ray{study.original_filename ? ` (${study.original_filename})` : ""}
-            </figcaption>
+            <figcaption>Chest X-ray{study.original_filename ? ` (${study.original_filename})` : ""}</figcaption>
           </figure>
           {heatmapUrl ? (
             <figure>

@@ -83,7 +83,9 @@ export function HeatmapViewer({
             </div>
           </>
         ) : (
-          <p className="hint">{heatmapUrl ? "The heatmap could not be loaded from the server." : "No heatmap for this study."}</p>
+          <p className="hint">
+            {heatmapUrl ? "The heatmap could not be loaded from the server." : "No heatmap for this study."}
+          </p>
         )}
         <p className="hint">
           The heatmap (Grad-CAM) marks in warm colours the regions that weighed most in the model&apos;s answer. It

@@ -21,9 +21,14 @@ export function ProbabilityBar({ probability, threshold }: { probability: number
         aria-valuetext={`${pText}, ${above ? "at or above" : "below"} the decision threshold of ${tText}`}
         data-testid="probability-bar"
       >
-        <div className={`prob__fill ${above ? "prob__fill--above" : "prob__fill--below"}`} style={{ width: `${p * 100}%` }} />
+        <div
+          className={`prob__fill ${above ? "prob__fill--above" : "prob__fill--below"}`}
+          style={{ width: `${p * 100}%` }}
+        />
         <div className="prob__threshold" style={{ left: `${t * 100}%` }} data-testid="threshold-marker">
-          <span className={`prob__threshold-label prob__threshold-label--${t > 0.8 ? "end" : t < 0.2 ? "start" : "mid"}`}>
+          <span
+            className={`prob__threshold-label prob__threshold-label--${t > 0.8 ? "end" : t < 0.2 ? "start" : "mid"}`}
+          >
             Threshold {tText}
           </span>
         </div>

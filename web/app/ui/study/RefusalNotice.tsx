@@ -29,8 +29,8 @@ export function RefusalNotice({ error, onTryAnother }: { error: ApiError; onTryA
         {error.message}
       </p>
       <p>
-        PneumoScan only reads frontal chest X-rays (PA or AP) saved as PNG, JPEG or DICOM. The patient&apos;s
-        details you typed are kept.
+        PneumoScan only reads frontal chest X-rays (PA or AP) saved as PNG, JPEG or DICOM. The patient&apos;s details
+        you typed are kept.
       </p>
       {onTryAnother && (
         <p className="notice__actions">
