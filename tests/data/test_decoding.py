@@ -209,6 +209,38 @@ def test_jpeg2000_dicom_decodes_to_the_same_image_as_the_uncompressed_file():
     assert np.corrcoef(lossy.ravel(), raw.ravel())[0, 1] > 0.999
 
 
+def test_rescale_and_window_are_applied_as_the_standard_says():
+    """CT_small: rescale slope 1, intercept -1024 (HU); with a lung window W 1500 / C -600 added."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.WindowCenter, ds.WindowWidth = -600, 1500
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    expected = np.clip(np.rint(((hu - (-600 - 0.5)) / (1500 - 1) + 0.5) * 255), 0, 255)
+    np.testing.assert_array_equal(np.asarray(decode_image(buf.getvalue()).image), expected.astype(np.uint8))
+
+
+def test_a_voi_lut_sequence_wins_over_the_window():
+    """A 12-bit VOI LUT that inverts stored values 0..4095 replaces MR_small's window."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    lut = (4095 - np.arange(4096)).astype(np.uint16)
+    item = Dataset()
+    item.add_new(0x00283002, "US", [4096, 0, 12])  # LUT Descriptor: entries, first stored value, bits
+    item.add_new(0x00283006, "US", lut.tolist())  # LUT Data
+    ds.VOILUTSequence = Sequence([item])
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    stored = np.clip(ds.pixel_array.astype(int), 0, 4095)
+    expected = np.rint(lut[stored].astype(float) * 255 / 4095).astype(np.uint8)
+    got = np.asarray(decode_image(buf.getvalue()).image)
+    np.testing.assert_array_equal(got, expected)
+    window_only = np.asarray(decode_image(_read("MR_small.dcm")).image)
+    assert np.corrcoef(got.ravel().astype(float), window_only.ravel().astype(float))[0, 1] < -0.9  # inverted
+
+
 def test_a_dicom_without_the_preamble_is_still_read():
     data = _read("CT_small.dcm")
     ds = pydicom.dcmread(io.BytesIO(data))
