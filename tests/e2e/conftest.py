@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from e2e_files import ARTIFACTS, REPO, make_dicom, make_photograph, xray_candidates  # noqa: E402
+from .e2e_files import ARTIFACTS, REPO, make_dicom, make_photograph, xray_candidates
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_OUT = REPO / "web" / "out"

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 import requests
-from e2e_files import ARTIFACTS, SAMPLES, pdf_contains
+
+from .e2e_files import ARTIFACTS, SAMPLES, pdf_contains
 
 pytestmark = pytest.mark.e2e
 
