@@ -185,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--workers", type=int, default=1)
     sv.set_defaults(func=cmd_serve)
+
+    from pneumoscan.users_cli import add_parser as add_users_parser
+
+    add_users_parser(sub)
     return p
 
 

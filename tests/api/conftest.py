@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from api_helpers import png_bytes, xray
+from auth_helpers import bearer_client
 
 from pneumoscan.api import create_app
 from pneumoscan.serving.predictor import Predictor
@@ -39,7 +40,18 @@ def app(tiny_run: Path, predictor: Predictor, data_dir: Path, tmp_path: Path):
 
 @pytest.fixture()
 def client(app):
+    """Signed in as a clinician with an API token (``anon_client`` has no credentials)."""
+    return bearer_client(app, "clinician")
+
+
+@pytest.fixture()
+def anon_client(app):
     return app.test_client()
+
+
+@pytest.fixture()
+def admin_client(app):
+    return bearer_client(app, "admin")
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,9 @@ def test_an_upload_over_the_size_limit_is_413(tiny_run, predictor, tmp_path, url
     app = create_app({"RUN_DIR": tiny_run, "PREDICTOR": predictor, "DATA_DIR": tmp_path / "d",
                       "MAX_CONTENT_LENGTH": 1024 * 1024})
     big = bytes(1024 * 1024 + 1)
-    assert_error(app.test_client().post(url, data=upload(big, "big.png")), 413, "payload_too_large", "1 MB")
+    from auth_helpers import bearer_client
+
+    assert_error(bearer_client(app).post(url, data=upload(big, "big.png")), 413, "payload_too_large", "1 MB")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from api_helpers import png_bytes, xray
+from auth_helpers import bearer_client, token_for
 
 ROUTE_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -27,7 +28,7 @@ def test_every_api_route_is_in_the_document_with_its_methods(app, client):
 @pytest.fixture()
 def seeded_app(app):
     """A few real rows, so that fuzzed ids sometimes hit."""
-    client = app.test_client()
+    client = bearer_client(app, "clinician")
     client.post("/api/patients", json={"name": "Ada", "mrn": "M1"})
     client.post("/api/studies", data={"image": (__import__("io").BytesIO(png_bytes(xray(0, False))), "x.png"),
                                       "patient_id": "1"})
@@ -44,6 +45,7 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error(seeded_
     schemathesis.experimental.OPEN_API_3_1.enable()
     ctx = CheckContext(override=None, auth=None, headers=None)
     schema = schemathesis.from_wsgi("/api/openapi.json", seeded_app)
+    auth = {"Authorization": f"Bearer {token_for(seeded_app, 'fuzz-admin', 'admin')}"}
     failures: list[str] = []
     count = 0
     def fuzz(op) -> None:
@@ -53,7 +55,7 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error(seeded_
         def run(case):
             nonlocal count
             count += 1
-            response = case.call_wsgi()
+            response = case.call_wsgi(headers=auth)
             for check in (not_a_server_error, status_code_conformance, content_type_conformance):
                 try:  # called one by one: Case.validate_response cannot print binary (PNG/PDF) bodies
                     check(ctx, response, case)

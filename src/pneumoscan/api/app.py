@@ -111,6 +111,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from pneumoscan.api.views import register_blueprints
 
     register_blueprints(app)
+    from pneumoscan.api.auth import init_auth
+
+    init_auth(app)
     log.info(
         "serving model %s from %s; database %s; web app %s",
         predictor.model_version, run_dir, _redact(db.url), app.extensions[EXTENSION].web_dir or "not built",
@@ -213,8 +216,18 @@ def _register_request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         request_log.info(
             '%s "%s %s" %s %s %.1fms id=%s',
-            request.remote_addr or "-", request.method, request.full_path.rstrip("?"),
+            request.remote_addr or "-", request.method, _loggable_path(),
             response.status_code, response.content_length if response.content_length is not None else "-",
             ms, g.get("request_id", "-"),
         )
         return response
+
+
+def _loggable_path() -> str:
+    """The request path and query for the log, with search words (which may be patient names) hidden."""
+    if not request.args:
+        return request.path
+    from urllib.parse import urlencode
+
+    shown = [(k, "<hidden>" if k in ("q", "user") else v) for k, v in request.args.items(multi=True)]
+    return f"{request.path}?{urlencode(shown, safe='<>')}"

@@ -400,7 +400,9 @@ def openapi_document() -> dict[str, Any]:
                         "type": "string", "format": "binary"}}}}, **_errors(404)}},
         },
     }
-    return {
+    from pneumoscan.api.openapi_auth import add_accounts
+
+    return add_accounts({
         "openapi": "3.1.0",
         "info": {
             "title": "PneumoScan API",
@@ -410,4 +412,4 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {"schemas": _schemas()},
-    }
+    })

@@ -100,7 +100,19 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     db.upgrade(lock_dir=settings.data_dir)  # once, before any worker starts
+    from pneumoscan.users_cli import ensure_first_admin
+
+    first_password = ensure_first_admin(db)
     db.dispose()
+    if first_password:
+        print(
+            "\n  No user existed, so an administrator account was created:\n"
+            f"    username: admin\n    password: {first_password}\n"
+            "  It is shown only this once. Sign in at the web app and create personal accounts;\n"
+            "  change this password with `pneumoscan users reset-password admin`\n"
+            "  (add --password-stdin to choose it).\n",
+            flush=True,
+        )
     flask_config = settings.flask_config()
     options = gunicorn_options(settings, workers, threads)
 
@@ -115,7 +127,7 @@ def serve(
             return create_app(flask_config)
 
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("binding to %s: the API is reachable from other machines; it has no authentication",
+        log.warning("binding to %s: the API is reachable from other machines; serve it behind HTTPS",
                     settings.host)
     log.info("serving %s on http://%s:%d with %d worker(s) x %d threads", run, settings.host, settings.port,
              workers, threads)

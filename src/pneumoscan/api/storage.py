@@ -312,3 +312,8 @@ class StoreTransaction:
                 path.unlink()
                 log.info("removed %s after a failed upload", path)
         self.created.clear()
+
+
+# The account tables (users, sessions, tokens, audit log) share this metadata, so that Alembic and
+# every process that imports the storage models know them.
+from pneumoscan.api import accounts as _accounts  # noqa: E402, F401

@@ -45,7 +45,7 @@ def read_upload() -> Upload:
         )
     files = request.files
     if IMAGE_FIELD not in files:
-        others = sorted(set(files) | set(request.form))
+        others = sorted({str(k) for k in files} | {str(k) for k in request.form})  # a nameless part is None
         hint = f" (the request had: {', '.join(others)})" if others else ""
         raise ApiError(
             400, "missing_field",

@@ -24,4 +24,8 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (meta, images, patients, studies, reports):
         app.register_blueprint(module.bp)
+    from pneumoscan.api.views import admin, auth
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(web.bp)

@@ -1,0 +1,296 @@
+"""Accounts: users, server-side sign-in sessions, API tokens, the audit log and sign-in attempts.
+
+Passwords are hashed with scrypt (memory-hard; Python's ``hashlib.scrypt`` over OpenSSL), each with
+its own random salt; they are never stored, logged or returned. Session ids and API tokens are
+random 256-bit strings that the server only keeps as SHA-256 digests, so a copy of the database
+does not let anyone sign in.
+
+Used by the API (``pneumoscan.api.auth``) and by ``pneumoscan users ...`` alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from pneumoscan.api.storage import Base, utcnow
+
+log = logging.getLogger(__name__)
+
+ROLES = ("clinician", "admin")
+"""Roles, least to most rights: a clinician works with patients, studies and reports; an admin also
+manages users and reads the audit log."""
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+TOKEN_PREFIX = "psk_"
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+class AccountError(ValueError):
+    """A user-management request that cannot be done; the message says why and what to do."""
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuthSession(Base):
+    """A signed-in browser: the cookie holds the id, the table holds its SHA-256 and the CSRF token."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiToken(Base):
+    """A personal API token for scripts (``Authorization: Bearer psk_...``); shown once, stored hashed."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(Base):
+    """One row per action on patient data or accounts; rows are only ever added (the database refuses
+    UPDATE and DELETE on this table)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class LoginAttempt(Base):
+    """Every sign-in attempt (for the per-address throttle); never holds a password."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` for ``password`` (random 16-byte salt)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P,
+                            maxmem=64 * 1024 * 1024, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+_DUMMY_HASH: str | None = None
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """True when ``password`` matches ``stored``; with ``stored=None`` it spends the same time and fails
+    (so that an unknown username cannot be told from a wrong password by timing)."""
+    global _DUMMY_HASH  # noqa: PLW0603 - a cache of a constant, not state
+    if stored is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_urlsafe(12))
+        verify_password(password, _DUMMY_HASH)
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        computed = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
+                                  maxmem=64 * 1024 * 1024, dklen=len(_unb64(digest)))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(computed, _unb64(digest))
+
+
+def generate_password() -> str:
+    """A random 20-character password (120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def new_secret(prefix: str = "") -> tuple[str, str]:
+    """A random 256-bit secret and its SHA-256 hex digest (what the database keeps)."""
+    raw = prefix + secrets.token_urlsafe(32)
+    return raw, digest(raw)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def check_username(username: object) -> str:
+    if not isinstance(username, str) or not USERNAME.match(username.strip().lower()):
+        raise AccountError(
+            "A username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit."
+        )
+    return username.strip().lower()
+
+
+def check_role(role: object) -> str:
+    if role not in ROLES:
+        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+    return str(role)
+
+
+def check_password(password: object) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AccountError(
+            f"A password must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters long; "
+            "leave it out to have one generated."
+        )
+    return password
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+def create_user(session: Session, username: str, role: str, password: str | None = None) -> tuple[User, str | None]:
+    """Add a user; returns the user and the generated password (None when one was given).
+
+    Raises:
+        AccountError: bad username, role or password, or the username is taken.
+    """
+    username, role = check_username(username), check_role(role)
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    check_password(password)
+    if find_user(session, username) is not None:
+        raise AccountError(f"The username {username!r} is taken; choose another one.")
+    user = User(username=username, role=role, password_hash=hash_password(password), disabled=False,
+                failed_logins=0)
+    session.add(user)
+    session.flush()
+    log.info("created user id=%s role=%s", user.id, role)
+    return user, generated
+
+
+def set_password(session: Session, user: User, password: str | None = None) -> str | None:
+    """Give ``user`` a new password (generated when None, and then returned); ends their sessions."""
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    check_password(password)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    end_sessions(session, user.id)
+    log.info("password reset for user id=%s", user.id)
+    return generated
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    now = utcnow()
+    for row in session.scalars(select(AuthSession).where(AuthSession.user_id == user_id,
+                                                         AuthSession.ended_at.is_(None))):
+        row.ended_at = now
+
+
+def set_disabled(session: Session, user: User, disabled: bool) -> None:
+    """Disable (ending every session of the user) or re-enable an account.
+
+    Raises:
+        AccountError: it would leave no enabled admin.
+    """
+    if disabled and user.role == "admin" and not user.disabled and count_admins(session) <= 1:
+        raise AccountError("This is the only enabled admin; create or enable another admin first.")
+    user.disabled = disabled
+    if disabled:
+        end_sessions(session, user.id)
+    log.info("user id=%s %s", user.id, "disabled" if disabled else "enabled")
+
+
+def unlock(user: User) -> None:
+    user.locked_until = None
+    user.failed_logins = 0
+    user.last_failed_at = None
+    log.info("user id=%s unlocked", user.id)
+
+
+def count_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin",
+                                                                         User.disabled.is_(False))) or 0
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new API token for ``user``; returns the row and the token (the only time it is seen)."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').")
+    raw, hashed = new_secret(TOKEN_PREFIX)
+    token = ApiToken(user_id=user.id, name=name.strip(), token_hash=hashed, prefix=raw[:10])
+    session.add(token)
+    session.flush()
+    log.info("created API token id=%s for user id=%s", token.id, user.id)
+    return token, raw
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,378 @@
+"""Access control: who may call which endpoint, sign-in sessions, API tokens, CSRF and the audit trail.
+
+Every request passes ``_authenticate`` (a ``before_request`` hook) which looks the endpoint up in
+``RULES``: ``"public"``, ``"user"`` (any signed-in account), ``"clinician"`` or ``"admin"`` (roles
+are ranked: an admin may do what a clinician may). An endpoint that is missing from the table is
+refused (403 ``no_access_rule``), and ``tests/api/test_auth_rules.py`` walks the app's url_map so
+that a new endpoint without a rule fails the test suite.
+
+Credentials: the web app's session cookie (server-side session, id stored hashed; idle and absolute
+expiry; state-changing requests must echo the session's CSRF token in ``X-CSRF-Token``) or a personal
+API token in ``Authorization: Bearer psk_...`` (no CSRF: a browser never sends it by itself).
+
+Audit: ``AUDIT`` names the action each endpoint performs on patient data. The row is added to the
+view's own database transaction (a SQLAlchemy ``before_commit`` hook), so the action and its record
+commit or roll back together; an action that fails (or is refused) writes its own row afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from pneumoscan.api.accounts import ROLES, ApiToken, AuditEntry, AuthSession, User, as_utc, digest
+from pneumoscan.api.errors import ApiError
+from pneumoscan.api.storage import Patient, Report, Study, utcnow
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "pneumoscan_session"
+CSRF_COOKIE = "pneumoscan_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+RULES: dict[str, str] = {
+    # open
+    "meta.health": "public",
+    "meta.model_card": "public",
+    "meta.model_figure": "public",
+    "meta.openapi": "public",
+    "web.static_site": "public",
+    "auth.login": "public",
+    # stateless image endpoints: open unless PNEUMOSCAN_PREDICT_REQUIRES_LOGIN=1
+    "images.predict": "predict",
+    "images.inspect": "predict",
+    # the signed-in user's own session and tokens
+    "auth.logout": "user",
+    "auth.me": "user",
+    "auth.list_tokens": "user",
+    "auth.create_token": "user",
+    "auth.revoke_token": "user",
+    # patient data
+    "patients.create_patient": "clinician",
+    "patients.list_patients": "clinician",
+    "patients.read_patient": "clinician",
+    "patients.update_patient": "clinician",
+    "patients.delete_patient": "clinician",
+    "studies.create_study": "clinician",
+    "studies.list_studies": "clinician",
+    "studies.read_study": "clinician",
+    "studies.update_study": "clinician",
+    "studies.study_image": "clinician",
+    "studies.study_original": "clinician",
+    "studies.study_heatmap": "clinician",
+    "reports.report_json": "clinician",
+    "reports.report_pdf": "clinician",
+    # administration
+    "admin.list_users": "admin",
+    "admin.create_user": "admin",
+    "admin.update_user": "admin",
+    "admin.reset_password": "admin",
+    "admin.unlock_user": "admin",
+    "admin.audit_log": "admin",
+}
+"""Endpoint name -> ``public`` | ``predict`` | ``user`` | ``clinician`` | ``admin``."""
+
+AUDIT: dict[str, tuple[str, str, str | None]] = {
+    "patients.create_patient": ("create", "patient", None),
+    "patients.list_patients": ("search", "patient", None),
+    "patients.read_patient": ("view", "patient", "patient_id"),
+    "patients.update_patient": ("update", "patient", "patient_id"),
+    "patients.delete_patient": ("delete", "patient", "patient_id"),
+    "studies.create_study": ("create", "study", None),
+    "studies.list_studies": ("list", "study", None),
+    "studies.read_study": ("view", "study", "study_id"),
+    "studies.update_study": ("update", "study", "study_id"),
+    "studies.study_image": ("download", "study", "study_id"),
+    "studies.study_original": ("download", "study", "study_id"),
+    "studies.study_heatmap": ("download", "study", "study_id"),
+    "reports.report_json": ("view", "report", "study_id"),
+    "reports.report_pdf": ("download", "report", "study_id"),
+}
+"""Endpoint -> (action, object type, URL argument holding the object's id) for automatic audit rows."""
+
+_WRITES = frozenset({"create", "update", "delete"})
+_MODELS: dict[str, tuple[type, ...]] = {"patient": (Patient,), "study": (Study,), "report": (Report, Study)}
+_RANK = {role: i + 1 for i, role in enumerate(ROLES)}
+
+DEFAULTS: dict[str, Any] = {
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_MAX_HOURS": 12,
+    "SESSION_COOKIE_SECURE": None,  # None: Secure when the request came over HTTPS
+    "PREDICT_REQUIRES_LOGIN": False,
+    "LOGIN_SLOWDOWN_AFTER": 3,  # failures in a row before each next try must wait (1 s, 2 s, 4 s, ...)
+    "LOGIN_SLOWDOWN_SECONDS": 1.0,
+    "LOGIN_LOCK_AFTER": 5,  # failures in a row that lock the account
+    "LOGIN_LOCK_MINUTES": 15,
+    "LOGIN_WINDOW_MINUTES": 15,  # failures older than this are forgotten
+    "LOGIN_ADDRESS_LIMIT": 20,  # failures from one address within the window before it is refused
+}
+
+
+def init_auth(app: Flask) -> None:
+    """Install the access rules, the CSRF check and the audit hooks on ``app``."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.before_request(_authenticate)
+    app.after_request(_audit_afterwards)
+    db = app.extensions["pneumoscan"].db
+    event.listen(db._sessions, "after_flush", _note_changes)  # noqa: SLF001 - our own session factory
+    event.listen(db._sessions, "before_commit", _audit_in_transaction)  # noqa: SLF001
+
+
+# --- who is calling ------------------------------------------------------------------------------
+
+
+def client_address() -> str | None:
+    return (request.remote_addr or "")[:64] or None
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def _unauthorized(message: str = "Sign in first (POST /api/auth/login), or send an API token in "
+                  "'Authorization: Bearer ...'.") -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def _authenticate() -> None:
+    g.user = None
+    g.auth_session = None
+    g.via = None
+    if request.url_rule is None:  # 404 / 405: let the router's own error answer
+        return
+    endpoint = request.endpoint or ""
+    rule = RULES.get(endpoint)
+    if rule is None:
+        log.error("endpoint %s has no access rule; refusing", endpoint)
+        raise ApiError(403, "no_access_rule", "This endpoint has no access rule yet, so it is closed.")
+    if rule == "predict":
+        rule = "user" if current_app.config["PREDICT_REQUIRES_LOGIN"] else "public"
+    svc = current_app.extensions["pneumoscan"]
+    bearer = _bearer_token()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if rule == "public" and not bearer and not cookie:
+        return
+    with svc.db.session() as session:
+        if bearer is not None:
+            _from_token(session, bearer)
+        elif cookie:
+            _from_cookie(session, cookie)
+        user = g.user
+    if rule == "public":
+        return
+    if user is None:
+        _denied(401, "unauthorized")
+        raise _unauthorized(g.get("auth_problem") or _unauthorized().message)
+    if rule in _RANK and _RANK.get(user.role, 0) < _RANK[rule]:
+        _denied(403, "forbidden")
+        raise ApiError(403, "forbidden", f"Your role ({user.role}) may not do this; it needs the {rule} role.")
+    if g.via == "session" and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or sent != g.auth_session.csrf_token:
+            _denied(403, "csrf_failed")
+            raise ApiError(
+                403, "csrf_failed",
+                f"The {CSRF_HEADER} header is missing or wrong. Reload the page; scripts should use an API token.",
+            )
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return ""
+    return value.strip()
+
+
+def _from_token(session: Session, raw: str) -> None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(raw))) if raw else None
+    if token is None or token.revoked_at is not None:
+        g.auth_problem = "The API token is unknown or was revoked; create a new one (POST /api/auth/tokens)."
+        return
+    user = session.get(User, token.user_id)
+    if user is None or user.disabled:
+        g.auth_problem = "The account this API token belongs to is disabled."
+        return
+    now = utcnow()
+    if token.last_used_at is None or now - as_utc(token.last_used_at) > dt.timedelta(seconds=60):
+        token.last_used_at = now
+    g.user, g.via, g.token_id = user, "token", token.id
+
+
+def _from_cookie(session: Session, raw: str) -> None:
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == digest(raw)))
+    now = utcnow()
+    cfg = current_app.config
+    if row is None or row.ended_at is not None:
+        g.auth_problem = "Your session has ended; sign in again."
+        return
+    idle = dt.timedelta(minutes=float(cfg["SESSION_IDLE_MINUTES"]))
+    if as_utc(row.expires_at) <= now or as_utc(row.last_seen_at) + idle <= now:
+        row.ended_at = now
+        g.auth_problem = "Your session has expired; sign in again."
+        return
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        row.ended_at = now
+        g.auth_problem = "Your account is disabled; ask an administrator."
+        return
+    if now - as_utc(row.last_seen_at) > dt.timedelta(seconds=30):
+        row.last_seen_at = now
+    g.user, g.via, g.auth_session = user, "session", row
+
+
+def new_session(session: Session, user: User) -> tuple[AuthSession, str]:
+    """Start a sign-in session for ``user``; returns the row and the cookie value."""
+    import secrets
+
+    raw = secrets.token_urlsafe(32)
+    hours = float(current_app.config["SESSION_MAX_HOURS"])
+    row = AuthSession(token_hash=digest(raw), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
+                      client_address=client_address(), expires_at=utcnow() + dt.timedelta(hours=hours))
+    session.add(row)
+    session.flush()
+    return row, raw
+
+
+def set_session_cookies(response, raw: str, csrf: str) -> None:
+    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    secure = request.is_secure if secure is None else bool(secure)
+    max_age = int(float(current_app.config["SESSION_MAX_HOURS"]) * 3600)
+    response.set_cookie(SESSION_COOKIE, raw, max_age=max_age, httponly=True, samesite="Lax", secure=secure,
+                        path="/")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="Lax", secure=secure,
+                        path="/")
+
+
+def clear_session_cookies(response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def audit_row(action: str, *, object_type: str | None = None, object_id: int | None = None,
+              patient_id: int | None = None, outcome: str = "success", status: int | None = None,
+              detail: str | None = None, user: User | None = None, username: str | None = None) -> AuditEntry:
+    """An audit row for the current request (add it to the session that does the action)."""
+    user = user if user is not None else (g.get("user") if has_request_context() else None)
+    return AuditEntry(
+        at=utcnow(), user_id=user.id if user is not None else None,
+        username=(user.username if user is not None else username),
+        action=action, object_type=object_type, object_id=object_id, patient_id=patient_id,
+        outcome=outcome, status=status, detail=(detail or None) and detail[:255],
+        client_address=client_address() if has_request_context() else None,
+        request_id=g.get("request_id") if has_request_context() else None,
+    )
+
+
+def write_audit(row: AuditEntry) -> None:
+    """Write one audit row in its own transaction (for actions that failed or were refused)."""
+    try:
+        with current_app.extensions["pneumoscan"].db.session() as session:
+            session.add(row)
+    except Exception:  # noqa: BLE001 - the answer must still go out; the failure is logged
+        log.exception("could not write the audit row for %s", row.action)
+
+
+def _denied(status: int, code: str) -> None:
+    """Record a refused request on patient data or administration (never a public endpoint)."""
+    spec = AUDIT.get(request.endpoint or "")
+    if spec is None and not (request.endpoint or "").startswith("admin."):
+        return  # a signed-out browser asking who it is: nothing to record
+    action = "denied"
+    object_type = spec[1] if spec else (request.endpoint or "").split(".")[0]
+    object_id = request.view_args.get(spec[2]) if spec and spec[2] and request.view_args else None
+    g.audit_done = True
+    write_audit(audit_row(action, object_type=object_type, object_id=object_id, outcome="denied", status=status,
+                          detail=f"{code}: {request.method} {request.endpoint}"))
+
+
+def _note_changes(session: Session, _ctx) -> None:
+    if not has_request_context():
+        return
+    spec = AUDIT.get(request.endpoint or "")
+    if spec is None:
+        return
+    kinds = _MODELS.get(spec[1], ())
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, kinds):
+            session.info["audit_touched"] = True
+            if spec[0] == "create" and obj in session.new and isinstance(obj, kinds[0]):
+                g.audit_created = (obj.id, obj.id if isinstance(obj, Patient) else getattr(obj, "patient_id", None))
+
+
+def _audit_in_transaction(session: Session) -> None:
+    if not has_request_context() or g.get("audit_done") or g.get("user") is None:
+        return
+    spec = AUDIT.get(request.endpoint or "")
+    if spec is None:
+        return
+    action, object_type, arg = spec
+    kinds = _MODELS.get(object_type, ())
+    pending = any(isinstance(o, kinds) for o in list(session.new) + list(session.dirty) + list(session.deleted))
+    if action in _WRITES and not (session.info.get("audit_touched") or pending):
+        return  # a read-only transaction of a write endpoint (e.g. checking that a patient exists)
+    object_id, patient_id = _object_ids(session, spec)
+    session.add(audit_row(action, object_type=object_type, object_id=object_id, patient_id=patient_id,
+                          status=200, detail=_detail()))
+    g.audit_done = True
+
+
+def _object_ids(session: Session, spec: tuple[str, str, str | None]) -> tuple[int | None, int | None]:
+    action, object_type, arg = spec
+    if action == "create":
+        return g.get("audit_created", (None, None))
+    object_id = request.view_args.get(arg) if arg and request.view_args else None
+    if object_id is None:
+        patient = request.args.get("patient_id", "") if object_type == "study" else ""
+        return None, int(patient) if patient.isdigit() else None
+    if object_type == "patient":
+        return object_id, object_id
+    study = session.get(Study, object_id)
+    return object_id, study.patient_id if study is not None else None
+
+
+def _detail() -> str | None:
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("studies.study_"):
+        return endpoint.removeprefix("studies.study_")
+    if endpoint == "reports.report_pdf":
+        return "pdf"
+    return None
+
+
+def _audit_afterwards(response):
+    """The audit row of an action whose transaction did not carry one (failed, or wrote nothing)."""
+    if g.get("audit_done") or g.get("user") is None:
+        return response
+    spec = AUDIT.get(request.endpoint or "")
+    if spec is None:
+        return response
+    g.audit_done = True
+    failed = response.status_code >= 400
+    object_id = request.view_args.get(spec[2]) if spec[2] and request.view_args else None
+    patient_id = object_id if spec[1] == "patient" else None
+    if not failed and object_id is not None and spec[1] != "patient":
+        try:
+            with current_app.extensions["pneumoscan"].db.session() as session:
+                _, patient_id = _object_ids(session, spec)
+        except Exception:  # noqa: BLE001
+            patient_id = None
+    code = None
+    if failed and response.is_json:
+        code = ((response.get_json(silent=True) or {}).get("error") or {}).get("code")
+    write_audit(audit_row(spec[0], object_type=spec[1], object_id=object_id, patient_id=patient_id,
+                          outcome="failure" if failed else "success", status=response.status_code,
+                          detail=code or _detail()))
+    return response

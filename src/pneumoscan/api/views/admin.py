@@ -1,0 +1,186 @@
+"""Administration (admin role): users (create, change role, disable/enable, reset password, unlock) and
+the audit log, filterable by user, patient, action and date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import func, select
+
+from pneumoscan.api.accounts import AccountError, AuditEntry, User, create_user, find_user, set_disabled, set_password
+from pneumoscan.api.accounts import unlock as unlock_account
+from pneumoscan.api.app import services
+from pneumoscan.api.auth import audit_row, write_audit
+from pneumoscan.api.errors import ApiError
+from pneumoscan.api.storage import iso
+from pneumoscan.api.uploads import int_arg, json_body
+from pneumoscan.api.views import MAX_ID
+from pneumoscan.api.views.auth import user_json
+
+bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+
+def _user(session, user_id: int, action: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=404))
+        g.audit_done = True
+        raise ApiError(404, "not_found", f"User {user_id} does not exist. List users at /api/admin/users.")
+    return user
+
+
+def _refuse(action: str, user_id: int | None, exc: AccountError, field: str | None = None, status: int = 400):
+    write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=status,
+                          detail=str(exc)[:200]))
+    g.audit_done = True
+    return ApiError(status, "invalid_field" if status == 400 else "conflict", str(exc), field=field)
+
+
+@bp.get("/users")
+def list_users():
+    with services().db.session() as session:
+        users = session.scalars(select(User).order_by(User.username)).all()
+        return jsonify({"items": [user_json(u) for u in users]})
+
+
+@bp.post("/users", endpoint="create_user")
+def create_user_view():
+    body = json_body()
+    unknown = sorted(set(body) - {"username", "role", "password"})
+    if unknown:
+        raise ApiError(400, "invalid_field", f"Unknown field(s) {', '.join(unknown)}; send username, role and "
+                       "optionally password.", field=unknown[0])
+    with services().db.session() as session:
+        try:
+            if isinstance(body.get("username"), str) and find_user(session, body["username"]) is not None:
+                raise _refuse("create", None, AccountError(f"The username {body['username']!r} is taken; choose "
+                              "another one."), "username", 409)
+            user, generated = create_user(session, body.get("username"), body.get("role", "clinician"),
+                                          body.get("password"))
+        except AccountError as exc:
+            raise _refuse("create", None, exc) from None
+        session.add(audit_row("create", object_type="user", object_id=user.id, status=201, detail=f"role {user.role}"))
+        out = {"user": user_json(user), "password": generated}
+    g.audit_done = True
+    response = jsonify(out)
+    response.status_code = 201
+    return response
+
+
+@bp.patch("/users/<id:user_id>")
+def update_user(user_id: int):
+    body = json_body()
+    unknown = sorted(set(body) - {"disabled", "role"})
+    if unknown or not body:
+        raise ApiError(400, "invalid_field", "Send {\"disabled\": true|false} and/or {\"role\": \"clinician\"|"
+                       "\"admin\"}.", field=(unknown or ["disabled"])[0])
+    if "disabled" in body and not isinstance(body["disabled"], bool):
+        raise ApiError(400, "invalid_field", "'disabled' must be true or false.", field="disabled")
+    with services().db.session() as session:
+        user = _user(session, user_id, "update")
+        changes = []
+        try:
+            if "role" in body and body["role"] != user.role:
+                from pneumoscan.api.accounts import check_role, count_admins
+
+                role = check_role(body["role"])
+                if user.role == "admin" and not user.disabled and count_admins(session) <= 1:
+                    raise AccountError("This is the only enabled admin; make another user admin first.")
+                user.role = role
+                changes.append(f"role {role}")
+            if "disabled" in body and body["disabled"] != user.disabled:
+                set_disabled(session, user, body["disabled"])
+                changes.append("disabled" if body["disabled"] else "enabled")
+        except AccountError as exc:
+            session.rollback()
+            raise _refuse("update", user_id, exc, status=409 if "only enabled admin" in str(exc) else 400) from None
+        action = "disable" if "disabled" in changes else "enable" if "enabled" in changes else "update"
+        session.add(audit_row(action, object_type="user", object_id=user.id, status=200,
+                              detail=", ".join(changes) or "no change"))
+        out = user_json(user)
+    g.audit_done = True
+    return jsonify(out)
+
+
+@bp.post("/users/<id:user_id>/reset-password")
+def reset_password(user_id: int):
+    body = json_body() if request.content_length else {}
+    with services().db.session() as session:
+        user = _user(session, user_id, "reset_password")
+        try:
+            generated = set_password(session, user, body.get("password"))
+        except AccountError as exc:
+            raise _refuse("reset_password", user_id, exc, "password") from None
+        session.add(audit_row("reset_password", object_type="user", object_id=user.id, status=200))
+        out = {"user": user_json(user), "password": generated}
+    g.audit_done = True
+    return jsonify(out)
+
+
+@bp.post("/users/<id:user_id>/unlock")
+def unlock_user(user_id: int):
+    with services().db.session() as session:
+        user = _user(session, user_id, "unlock")
+        unlock_account(user)
+        session.add(audit_row("unlock", object_type="user", object_id=user.id, status=200))
+        out = user_json(user)
+    g.audit_done = True
+    return jsonify(out)
+
+
+def _date_arg(name: str, end: bool) -> dt.datetime | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            value = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC) + (dt.timedelta(days=1) if end else
+                                                                             dt.timedelta())
+        else:
+            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"'{name}' must be a date (YYYY-MM-DD) or an ISO time, got {raw!r}.",
+                       field=name) from None
+    return value
+
+
+def entry_json(row: AuditEntry) -> dict:
+    return {
+        "id": row.id, "at": iso(row.at), "user_id": row.user_id, "username": row.username, "action": row.action,
+        "object_type": row.object_type, "object_id": row.object_id, "patient_id": row.patient_id,
+        "outcome": row.outcome, "status": row.status, "client_address": row.client_address,
+        "request_id": row.request_id, "detail": row.detail,
+    }
+
+
+@bp.get("/audit")
+def audit_log():
+    """``?user=<username>&patient_id=&action=&since=YYYY-MM-DD&until=YYYY-MM-DD&page=&per_page=``, newest first."""
+    page = int_arg("page", 1, 1, 1_000_000)
+    per_page = int_arg("per_page", 50, 1, 200)
+    patient_id = int_arg("patient_id", 0, 0, MAX_ID)
+    since, until = _date_arg("since", end=False), _date_arg("until", end=True)
+    username = (request.args.get("user") or "").strip().lower()
+    action = (request.args.get("action") or "").strip()
+    stmt = select(AuditEntry)
+    if username:
+        stmt = stmt.where(AuditEntry.username == username)
+    if patient_id:
+        stmt = stmt.where(AuditEntry.patient_id == patient_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action[:32])
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    with services().db.session() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page))
+        items = [entry_json(r) for r in rows]
+        session.add(audit_row("view", object_type="audit_log", status=200,
+                              detail=f"filter user={username or '*'} patient={patient_id or '*'}"))
+    g.audit_done = True
+    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
