@@ -36,6 +36,10 @@ def server(tiny_run, tmp_path_factory):
     env = {**os.environ, "PNEUMOSCAN_DATA_DIR": str(data_dir), "PNEUMOSCAN_WEB_DIR": str(data_dir / "no-web"),
            "PNEUMOSCAN_MAX_UPLOAD_MB": "4"}
     env.pop("DATABASE_URL", None)
+    cli = [sys.executable, "-m", "pneumoscan", "users"]
+    subprocess.run([*cli, "create", "load-tester", "--role", "clinician"], env=env, check=True, capture_output=True)
+    token = subprocess.run([*cli, "token", "load-tester"], env=env, check=True, capture_output=True,
+                           text=True).stdout.strip()
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pneumoscan", "serve", str(tiny_run), "--port", str(port), "--workers", "2"],
@@ -55,7 +59,7 @@ def server(tiny_run, tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"server did not start:\n{(data_dir / 'server.log').read_text()[-3000:]}")
             time.sleep(0.3)
-        yield {"base": base, "data_dir": data_dir, "proc": proc}
+        yield {"base": base, "data_dir": data_dir, "proc": proc, "auth": {"Authorization": f"Bearer {token}"}}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -75,7 +79,9 @@ def test_the_server_listens_on_loopback_and_serves_the_run(server, predictor):
 
 def test_concurrent_uploads_from_many_threads_are_all_right_and_all_stored(server, predictor):
     base = server["base"]
-    patient = requests.post(f"{base}/api/patients", json={"name": "Concurrent", "mrn": "C-1"}, timeout=30).json()
+    auth = server["auth"]
+    patient = requests.post(f"{base}/api/patients", json={"name": "Concurrent", "mrn": "C-1"}, headers=auth,
+                            timeout=30).json()
     images = {seed: png_bytes(xray(seed, seed % 2 == 1)) for seed in range(8)}
     expected = {seed: predictor.predict(decode_image(data).image) for seed, data in images.items()}
     jobs = [(i, i % 8, "studies" if i % 2 == 0 else "predict") for i in range(24)]
@@ -85,7 +91,7 @@ def test_concurrent_uploads_from_many_threads_are_all_right_and_all_stored(serve
         files = {"image": (f"x{i}.png", images[seed], "image/png")}
         if kind == "studies":
             return job, requests.post(f"{base}/api/studies", files=files, data={"patient_id": str(patient["id"])},
-                                      timeout=120)
+                                      headers=auth, timeout=120)
         return job, requests.post(f"{base}/api/predict", files=files, timeout=120)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -107,8 +113,8 @@ def test_concurrent_uploads_from_many_threads_are_all_right_and_all_stored(serve
         assert ids == set(stored)
         assert db.execute("SELECT count(*) FROM predictions").fetchone()[0] >= 12
     for sid in stored:
-        assert requests.get(f"{base}/api/studies/{sid}/image", timeout=30).status_code == 200
-    listed = requests.get(f"{base}/api/patients/{patient['id']}", timeout=30).json()
+        assert requests.get(f"{base}/api/studies/{sid}/image", headers=auth, timeout=30).status_code == 200
+    listed = requests.get(f"{base}/api/patients/{patient['id']}", headers=auth, timeout=30).json()
     assert {s["id"] for s in listed["studies"]} == set(stored)
 
 
@@ -116,7 +122,8 @@ def test_the_real_server_answers_bad_input_with_json(server):
     base = server["base"]
     empty = requests.post(f"{base}/api/predict", files={"image": ("x.png", b"", "image/png")}, timeout=30)
     assert empty.status_code == 400 and empty.json()["error"]["code"] == "empty_file"
-    text = requests.post(f"{base}/api/studies", files={"image": ("x.png", b"not an image" * 10)}, timeout=30)
+    text = requests.post(f"{base}/api/studies", files={"image": ("x.png", b"not an image" * 10)},
+                         headers=server["auth"], timeout=30)
     assert text.status_code == 415 and text.json()["error"]["code"] == "unsupported_media_type"
     big = requests.post(f"{base}/api/predict", files={"image": ("x.png", bytes(5 * 1024 * 1024))}, timeout=60)
     assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"

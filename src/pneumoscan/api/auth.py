@@ -18,6 +18,7 @@ commit or roll back together; an action that fails (or is refused) writes its ow
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 from typing import Any
 
@@ -103,7 +104,7 @@ _RANK = {role: i + 1 for i, role in enumerate(ROLES)}
 DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 12,
-    "SESSION_COOKIE_SECURE": None,  # None: Secure when the request came over HTTPS
+    "AUTH_COOKIE_SECURE": None,  # None: Secure when the request came over HTTPS
     "PREDICT_REQUIRES_LOGIN": False,
     "LOGIN_SLOWDOWN_AFTER": 3,  # failures in a row before each next try must wait (1 s, 2 s, 4 s, ...)
     "LOGIN_SLOWDOWN_SECONDS": 1.0,
@@ -145,6 +146,7 @@ def _authenticate() -> None:
     g.user = None
     g.auth_session = None
     g.via = None
+    g.audit_ready = False  # the hook's own look-up transaction is not the action
     if request.url_rule is None:  # 404 / 405: let the router's own error answer
         return
     endpoint = request.endpoint or ""
@@ -175,12 +177,13 @@ def _authenticate() -> None:
         raise ApiError(403, "forbidden", f"Your role ({user.role}) may not do this; it needs the {rule} role.")
     if g.via == "session" and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or sent != g.auth_session.csrf_token:
+        if not sent or not hmac.compare_digest(sent, g.auth_session.csrf_token):
             _denied(403, "csrf_failed")
             raise ApiError(
                 403, "csrf_failed",
                 f"The {CSRF_HEADER} header is missing or wrong. Reload the page; scripts should use an API token.",
             )
+    g.audit_ready = True
 
 
 def _bearer_token() -> str | None:
@@ -244,7 +247,7 @@ def new_session(session: Session, user: User) -> tuple[AuthSession, str]:
 
 
 def set_session_cookies(response, raw: str, csrf: str) -> None:
-    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    secure = current_app.config["AUTH_COOKIE_SECURE"]
     secure = request.is_secure if secure is None else bool(secure)
     max_age = int(float(current_app.config["SESSION_MAX_HOURS"]) * 3600)
     response.set_cookie(SESSION_COOKIE, raw, max_age=max_age, httponly=True, samesite="Lax", secure=secure,
@@ -313,7 +316,7 @@ def _note_changes(session: Session, _ctx) -> None:
 
 
 def _audit_in_transaction(session: Session) -> None:
-    if not has_request_context() or g.get("audit_done") or g.get("user") is None:
+    if not has_request_context() or g.get("audit_done") or not g.get("audit_ready") or g.get("user") is None:
         return
     spec = AUDIT.get(request.endpoint or "")
     if spec is None:

@@ -10,6 +10,7 @@
 | ``PNEUMOSCAN_MAX_UPLOAD_MB`` | ``32`` |
 | ``PNEUMOSCAN_WEB_DIR`` | ``web/out`` (the web app's static export; served at ``/`` when present) |
 | ``PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS`` | ``50`` |
+| ``PNEUMOSCAN_PREDICT_REQUIRES_LOGIN`` | ``0`` (``1``: ``/api/predict`` and ``/api/inspect`` need an account) |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     max_upload_mb: float = 32.0
     web_dir: Path = Path("web/out")
     max_image_megapixels: float = 50.0
+    predict_requires_login: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             max_upload_mb=_number(env, "PNEUMOSCAN_MAX_UPLOAD_MB", 32.0, float, 0.001, 4096),
             web_dir=Path(env.get("PNEUMOSCAN_WEB_DIR", "").strip() or "web/out").expanduser(),
             max_image_megapixels=_number(env, "PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS", 50.0, float, 0.01, 1000),
+            predict_requires_login=_flag(env, "PNEUMOSCAN_PREDICT_REQUIRES_LOGIN"),
         )
 
     def flask_config(self) -> dict:
@@ -68,6 +71,7 @@ class Settings:
             "MAX_CONTENT_LENGTH": int(self.max_upload_mb * 1024 * 1024),
             "WEB_DIR": self.web_dir,
             "MAX_IMAGE_PIXELS": int(self.max_image_megapixels * 1_000_000),
+            "PREDICT_REQUIRES_LOGIN": self.predict_requires_login,
         }
 
 
@@ -89,3 +93,12 @@ def _number(env: Mapping[str, str], name: str, default, kind, lo, hi):
     if not lo <= value <= hi:
         raise SettingsError(f"{name}={raw} is out of range; use a value between {lo} and {hi}.")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r} is not a yes/no value; set it to 1 or 0.")
