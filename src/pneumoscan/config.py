@@ -18,6 +18,7 @@ class DataConfig:
     image_size: int = 224  # center crop (the paper: 224)
     resize: int = 256  # resize before the crop (the paper: 256)
     canonical: int = 224  # squash to this square first; 0 turns it off (see data/transforms.py)
+    jpeg_quality: int = 75  # then JPEG round trip at this quality, as the training copy was made; 0 = off
     batch_size: int = 32
     num_workers: int = 2
     val_fraction: float = 0.1  # carved from train/ when val/ is too small

@@ -7,10 +7,16 @@ real uploads keep their original aspect ratio. The eval transform therefore firs
 image to a ``canonical`` square (the same operation that produced the training copy), then applies
 the paper's resize 256 + center crop 224. A squashed copy and its original-aspect source then give
 nearly the same tensor (tested in tests/data/test_transforms.py).
+
+Resolution and compression: that copy was also saved as JPEG at about quality 75, which removes
+fine detail and adds block artefacts that full-size uploads lack. With ``jpeg_quality`` set, the
+squashed image is JPEG-encoded and decoded once more, so an upload reaches the model (and the
+refusal gate, which works on the model's features) looking like the images it learned from.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 
 import torch
@@ -26,6 +32,7 @@ class Preprocessing:
     """Everything the eval transform needs; saved in the checkpoint as a dict."""
 
     canonical: int = 224  # squash to this square first (0 = skip), like the training copy
+    jpeg_quality: int = 0  # then JPEG-encode/decode at this quality (0 = skip), like the training copy
     resize: int = 256  # the paper's Resize(256) ...
     crop: int = 224  # ... and CenterCrop(224)
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -62,16 +69,35 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _squash(size: int) -> list:
-    return [T.Resize((size, size), antialias=True)] if size else []
+class JpegRoundTrip:
+    """Encode as JPEG at ``quality`` and decode again (a picklable transform for DataLoader workers)."""
+
+    def __init__(self, quality: int):
+        if not 1 <= quality <= 95:
+            raise ValueError(f"jpeg_quality must be between 1 and 95 (or 0 to skip), got {quality}.")
+        self.quality = quality
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=self.quality)
+        buf.seek(0)
+        return Image.open(buf).convert(image.mode)
+
+    def __repr__(self) -> str:
+        return f"JpegRoundTrip(quality={self.quality})"
+
+
+def _squash(spec: Preprocessing) -> list:
+    steps = [T.Resize((spec.canonical, spec.canonical), antialias=True)] if spec.canonical else []
+    return steps + ([JpegRoundTrip(spec.jpeg_quality)] if spec.jpeg_quality else [])
 
 
 def eval_transform(spec: Preprocessing) -> T.Compose:
-    """Squash to ``canonical`` square -> resize ``resize`` -> center crop ``crop`` -> tensor -> normalise."""
+    """Squash to ``canonical`` square (+ JPEG round trip) -> resize ``resize`` -> center crop ``crop`` -> normalise."""
     return T.Compose(
         [
             T.Lambda(to_rgb),
-            *_squash(spec.canonical),
+            *_squash(spec),
             T.Resize((spec.resize, spec.resize), antialias=True),
             T.CenterCrop(spec.crop),
             T.ToTensor(),
@@ -91,7 +117,7 @@ def train_transform(spec: Preprocessing) -> T.Compose:
     return T.Compose(
         [
             T.Lambda(to_rgb),
-            *_squash(spec.canonical),
+            *_squash(spec),
             T.Resize((spec.resize, spec.resize), antialias=True),
             T.RandomAffine(degrees=10, translate=(0.05, 0.05), scale=(0.9, 1.1)),
             T.ColorJitter(brightness=0.2, contrast=0.2),

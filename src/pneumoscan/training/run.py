@@ -100,7 +100,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     seed_everything(cfg.train.seed)
     dc, mc, tc = cfg.data, cfg.model, cfg.train
     splits = load_splits(data, dc.val_fraction, dc.min_val_size, tc.seed)
-    spec = Preprocessing(canonical=dc.canonical, resize=dc.resize, crop=dc.image_size)
+    spec = Preprocessing(canonical=dc.canonical, jpeg_quality=dc.jpeg_quality, resize=dc.resize, crop=dc.image_size)
     tfs = data_transforms(spec)
     log.info("train %s | val %s (%s)", splits.train.class_counts(), splits.val.class_counts(), splits.val_source)
 
