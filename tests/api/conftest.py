@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from api_helpers import png_bytes, xray
-from auth_helpers import bearer_client
 
 from pneumoscan.api import create_app
 from pneumoscan.serving.predictor import Predictor
+
+from .api_helpers import png_bytes, xray
+from .auth_helpers import bearer_client
 
 
 @pytest.fixture(scope="session")

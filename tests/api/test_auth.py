@@ -7,11 +7,12 @@ import io
 import logging
 
 import pytest
-from api_helpers import png_bytes, xray
-from auth_helpers import PASSWORD, bearer_client, make_user, session_client
 from sqlalchemy import select, text
 
 from pneumoscan.api.accounts import AuditEntry
+
+from .api_helpers import png_bytes, xray
+from .auth_helpers import PASSWORD, bearer_client, make_user, session_client
 
 
 def audit_rows(app) -> list[AuditEntry]:

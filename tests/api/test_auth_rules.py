@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from api_helpers import png_bytes, upload, xray
-from auth_helpers import bearer_client
+
+from .api_helpers import png_bytes, upload, xray
+from .auth_helpers import bearer_client
 
 EXPECTED: dict[str, str] = {
     "meta.health": "public",
@@ -121,9 +122,9 @@ def _cases():
 @pytest.fixture()
 def seeded(app):
     """Two patients (one with a study) and a clinician with an API token; returns the ids."""
-    from auth_helpers import make_user
-
     from pneumoscan.api.accounts import ApiToken, find_user
+
+    from .auth_helpers import make_user
 
     clinician = bearer_client(app, "clinician", "rules-clinician")
     admin = bearer_client(app, "admin", "rules-admin")

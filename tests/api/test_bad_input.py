@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import jpeg_bytes, upload
 from PIL import Image
 from pydicom.data import get_testdata_file
+
+from .api_helpers import jpeg_bytes, upload
 
 
 def bomb_png(side: int = 30000) -> bytes:
@@ -106,7 +107,7 @@ def test_an_upload_over_the_size_limit_is_413(tiny_run, predictor, tmp_path, url
     app = create_app({"RUN_DIR": tiny_run, "PREDICTOR": predictor, "DATA_DIR": tmp_path / "d",
                       "MAX_CONTENT_LENGTH": 1024 * 1024})
     big = bytes(1024 * 1024 + 1)
-    from auth_helpers import bearer_client
+    from .auth_helpers import bearer_client
 
     assert_error(bearer_client(app).post(url, data=upload(big, "big.png")), 413, "payload_too_large", "1 MB")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from api_helpers import png_bytes, xray
-from auth_helpers import bearer_client, token_for
+
+from .api_helpers import png_bytes, xray
+from .auth_helpers import bearer_client, token_for
 
 ROUTE_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 

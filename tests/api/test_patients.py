@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from api_helpers import upload
-from test_bad_input import assert_error
+
+from .api_helpers import upload
+from .test_bad_input import assert_error
 
 ADA = {"name": "Ada Lovelace", "mrn": "MRN-0001", "sex": "female", "birth_date": "1990-12-10",
        "referring_doctor": "Dr. Babbage", "notes": "cough for 5 days"}

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import jpeg_bytes, png_bytes, upload, xray
 from PIL import Image
 from pydicom.data import get_testdata_file
+
+from .api_helpers import jpeg_bytes, png_bytes, upload, xray
 
 
 def _data_url_image(url: str) -> Image.Image:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import zlib
 
-from api_helpers import upload
-
 from pneumoscan.api.reports import NOTICE, render_pdf
+
+from .api_helpers import upload
 
 
 def _study_with_patient(client, xray_png) -> int:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from api_helpers import png_bytes, xray
 
 from pneumoscan.data.decoding import decode_image
+
+from .api_helpers import png_bytes, xray
 
 pytestmark = pytest.mark.slow
 

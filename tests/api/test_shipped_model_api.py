@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import upload
 
 from pneumoscan.api import create_app
+
+from .api_helpers import upload
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import upload
 from PIL import Image
 from pydicom.data import get_testdata_file
-from test_bad_input import assert_error
 
 from pneumoscan.data.decoding import decode_image
+
+from .api_helpers import upload
+from .test_bad_input import assert_error
 
 
 def test_an_upload_is_stored_with_its_prediction(client, xray_png, predictor, data_dir):
