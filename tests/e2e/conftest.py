@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,13 +55,27 @@ def _get(url: str, timeout: float = 2.0):
     return requests.get(url, timeout=timeout)
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    username: str | None
+    password: str | None
+
+
+def _create_user(env: dict, username: str, password: str) -> None:
+    cmd = [sys.executable, "-m", "pneumoscan", "users", "create", username, "--role", "clinician", "--password-stdin"]
+    done = subprocess.run(cmd, cwd=REPO, env=env, input=password + "\n", capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail(f"`{' '.join(cmd)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
 @pytest.fixture(scope="session")
-def e2e_server(request, tmp_path_factory) -> str:
-    """Base URL of a running PneumoScan server that serves web/out and the API."""
+def server(request, tmp_path_factory) -> Server:
+    """A running PneumoScan server that serves web/out and the API, with a clinician account."""
     _require_browser_and_web()
     external = os.environ.get("PNEUMOSCAN_E2E_BASE_URL", "").strip().rstrip("/")
     if external:
-        yield external
+        yield Server(external, os.environ.get("PNEUMOSCAN_E2E_USER"), os.environ.get("PNEUMOSCAN_E2E_PASSWORD"))
         return
     if importlib.util.find_spec("pneumoscan.api.server") is None:
         pytest.skip("the API server (pneumoscan.api.server, `pneumoscan serve`) is not there yet")
@@ -74,6 +90,8 @@ def e2e_server(request, tmp_path_factory) -> str:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DATABASE_URL", None)
+    username, password = "e2e.clinician", secrets.token_urlsafe(18)
+    _create_user(env, username, password)
     cmd = [sys.executable, "-m", "pneumoscan", "serve", str(run_dir), "--port", str(port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -94,7 +112,7 @@ def e2e_server(request, tmp_path_factory) -> str:
                     f"{log_path.read_text()[-4000:]}"
                 )
             time.sleep(0.3)
-        yield base
+        yield Server(base, username, password)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -103,6 +121,35 @@ def e2e_server(request, tmp_path_factory) -> str:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def e2e_server(server) -> str:
+    """Base URL of the server."""
+    return server.base
+
+
+@pytest.fixture(scope="session")
+def credentials(server) -> tuple[str, str]:
+    """A clinician's username and password (PNEUMOSCAN_E2E_USER/PASSWORD for an external server)."""
+    if not server.username or not server.password:
+        pytest.skip("set PNEUMOSCAN_E2E_USER and PNEUMOSCAN_E2E_PASSWORD to drive an external server")
+    return server.username, server.password
+
+
+@pytest.fixture(scope="session")
+def api(server, credentials):
+    """A requests.Session signed in as the clinician (session cookie + CSRF header)."""
+    import requests
+
+    s = requests.Session()
+    r = s.post(
+        f"{server.base}/api/auth/login", json={"username": credentials[0], "password": credentials[1]}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    yield s
+    s.close()
 
 
 @pytest.fixture(scope="session")
@@ -125,13 +172,12 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-@pytest.fixture
-def page(browser, e2e_server, page_errors):
+def _new_page(browser, base: str, page_errors):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=20_000)
     context = browser.new_context(
-        base_url=e2e_server, accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="en-GB"
+        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="en-GB"
     )
     context.set_default_timeout(20_000)
     pg = context.new_page()
@@ -140,6 +186,23 @@ def page(browser, e2e_server, page_errors):
         "console",
         lambda msg: msg.type == "error" and page_errors.append(f"console: {msg.text} ({msg.location.get('url')})"),
     )
+    return context, pg
+
+
+@pytest.fixture
+def anon_page(browser, e2e_server, page_errors):
+    """A fresh browser page, nobody signed in."""
+    context, pg = _new_page(browser, e2e_server, page_errors)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def page(browser, e2e_server, credentials, page_errors):
+    """A fresh browser page signed in as the clinician (through POST /api/auth/login)."""
+    context, pg = _new_page(browser, e2e_server, page_errors)
+    r = context.request.post("/api/auth/login", data={"username": credentials[0], "password": credentials[1]})
+    assert r.ok, r.text()
     yield pg
     context.close()
 
@@ -158,15 +221,13 @@ def shot():
 
 
 @pytest.fixture(scope="session")
-def xray_image(e2e_server, tmp_path_factory) -> Path:
+def xray_image(e2e_server, api, tmp_path_factory) -> Path:
     """The first candidate chest X-ray that the served model accepts (POST /api/predict stores nothing)."""
-    import requests
-
     tmp = tmp_path_factory.mktemp("e2e_xray")
     tried = []
     for path in xray_candidates(tmp):
         with open(path, "rb") as fh:
-            r = requests.post(f"{e2e_server}/api/predict", files={"image": (path.name, fh)}, timeout=120)
+            r = api.post(f"{e2e_server}/api/predict", files={"image": (path.name, fh)}, timeout=120)
         if r.status_code == 200:
             print(f"e2e: uploading {path} ({r.json().get('label')})")
             return path

@@ -51,9 +51,10 @@ def _fill_patient(page, name: str, mrn: str) -> None:
     page.get_by_label("Symptoms and notes").fill("Fever for 3 days, cough, fast breathing")
 
 
-def test_clinician_story(page, page_errors, e2e_server, xray_image, shot):
+def test_clinician_story(anon_page, page_errors, e2e_server, api, credentials, xray_image, shot):
     from playwright.sync_api import expect
 
+    page = anon_page
     token = uuid.uuid4().hex[:6]
     name = f"Ada Story {token}"
     mrn = f"E2E-{token}"
@@ -66,9 +67,15 @@ def test_clinician_story(page, page_errors, e2e_server, xray_image, shot):
     expect(page.get_by_test_id("service-status")).to_contain_text("Ready")
     shot(page, "01_home")
 
-    # New examination.
+    # New examination: patient data needs a signed-in clinician, so sign in first and come back.
     _nav(page, "New examination").click()
+    page.wait_for_url(re.compile(r"/login/\?next=%2Fexam%2F$"))
+    page.get_by_label("Username").fill(credentials[0])
+    page.get_by_label("Password").fill(credentials[1])
+    shot(page, "01b_sign_in")
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/exam/$"))
+    expect(page.get_by_test_id("signed-in-user")).to_contain_text(credentials[0])
     expect(page.get_by_role("heading", name="New examination")).to_be_visible()
     _fill_patient(page, name, mrn)
     page.get_by_label("Chest X-ray image").set_input_files(str(xray_image))
@@ -84,7 +91,7 @@ def test_clinician_story(page, page_errors, e2e_server, xray_image, shot):
     expect(page.get_by_test_id("result-probability")).to_have_text(re.compile(r"^[<>]?\d{1,3}\.\d{1,4}%$"))
     expect(page.get_by_role("meter", name="Probability of pneumonia")).to_be_visible()
     expect(page.get_by_test_id("threshold-marker")).to_be_attached()
-    api_study = requests.get(f"{e2e_server}/api/studies/{study_id}", timeout=10).json()
+    api_study = api.get(f"{e2e_server}/api/studies/{study_id}", timeout=10).json()
     assert page.get_by_test_id("result-label").inner_text() == api_study["prediction"]["label"]
     shown = page.get_by_test_id("result-probability").inner_text()
     assert abs(float(shown.strip("<>%")) - api_study["prediction"]["probability"] * 100) <= 0.1, shown
@@ -199,12 +206,12 @@ def test_photograph_is_refused_and_details_are_kept(page, photograph, shot):
     expect(page.get_by_role("button", name="Browse files…")).to_be_focused()
 
 
-def test_known_mrn_adds_the_xray_to_the_existing_patient(page, e2e_server, xray_image, shot):
+def test_known_mrn_adds_the_xray_to_the_existing_patient(page, e2e_server, api, xray_image, shot):
     from playwright.sync_api import expect
 
     token = uuid.uuid4().hex[:6]
     mrn = f"E2E-D-{token}"
-    existing = requests.post(
+    existing = api.post(
         f"{e2e_server}/api/patients", json={"name": f"Dee Existing {token}", "mrn": mrn, "age_years": 6}, timeout=10
     )
     assert existing.status_code == 201, existing.text
@@ -220,7 +227,7 @@ def test_known_mrn_adds_the_xray_to_the_existing_patient(page, e2e_server, xray_
     page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)
     study_id = int(re.search(r"id=(\d+)", page.url).group(1))
     expect(page.get_by_role("link", name=f"Dee Existing {token}")).to_be_visible()
-    patient = requests.get(f"{e2e_server}/api/patients/{existing.json()['id']}", timeout=10).json()
+    patient = api.get(f"{e2e_server}/api/patients/{existing.json()['id']}", timeout=10).json()
     assert [s["id"] for s in patient["studies"]] == [study_id]
 
 
@@ -261,7 +268,7 @@ def test_dicom_upload_prefills_the_patient(page, dicom_file, shot):
     shot(page, "09_dicom_prefill")
 
 
-def test_sample_dicom_prefills_only_untyped_fields(page, e2e_server, shot):
+def test_sample_dicom_prefills_only_untyped_fields(page, e2e_server, api, shot):
     """The repo's real (anonymised) NIH DICOM: its tags fill the empty fields, not the typed ones."""
     from playwright.sync_api import expect
 
@@ -269,9 +276,7 @@ def test_sample_dicom_prefills_only_untyped_fields(page, e2e_server, shot):
     if not sample.is_file():
         pytest.skip(f"{sample.relative_to(SAMPLES.parent)} is not in the repo")
     with open(sample, "rb") as fh:
-        tags = requests.post(f"{e2e_server}/api/inspect", files={"image": (sample.name, fh)}, timeout=60).json()[
-            "dicom"
-        ]
+        tags = api.post(f"{e2e_server}/api/inspect", files={"image": (sample.name, fh)}, timeout=60).json()["dicom"]
     page.goto("/exam/")
     page.get_by_label("Patient name").fill("Typed Name")
     page.get_by_label("Chest X-ray image").set_input_files(str(sample))
@@ -305,10 +310,10 @@ def test_model_card(page, e2e_server, shot):
     assert not _overflowing(page), ("the model card scrolls sideways at a phone's width", _overflowing(page))
 
 
-def test_api_errors_are_shown_verbatim(page, e2e_server, shot):
+def test_api_errors_are_shown_verbatim(page, e2e_server, api, shot):
     from playwright.sync_api import expect
 
-    r = requests.get(f"{e2e_server}/api/studies/987654321", timeout=10)
+    r = api.get(f"{e2e_server}/api/studies/987654321", timeout=10)
     assert r.status_code == 404
     message = r.json()["error"]["message"]
     page.goto("/study/?id=987654321")
@@ -382,14 +387,14 @@ def _axe_violations(page) -> list[str]:
     return result
 
 
-def test_pages_pass_axe(page, e2e_server, xray_image):
+def test_pages_pass_axe(page, e2e_server, api, xray_image):
     """axe-core (from web/node_modules) finds no serious or critical WCAG A/AA problem on any page."""
     from playwright.sync_api import expect
 
     if not AXE_JS.is_file():
         pytest.skip("web/node_modules/axe-core is missing (cd web && npm ci)")
     with open(xray_image, "rb") as fh:
-        study = requests.post(f"{e2e_server}/api/studies", files={"image": (xray_image.name, fh)}, timeout=120).json()
+        study = api.post(f"{e2e_server}/api/studies", files={"image": (xray_image.name, fh)}, timeout=120).json()
     problems: dict[str, list[str]] = {}
     for path, ready in [
         ("/", lambda: expect(page.get_by_test_id("service-status")).to_contain_text("Ready")),
@@ -398,6 +403,7 @@ def test_pages_pass_axe(page, e2e_server, xray_image):
         (f"/report/?id={study['id']}", lambda: expect(page.get_by_test_id("report-notice")).to_be_visible()),
         ("/patients/", lambda: expect(page.get_by_test_id("patients-count")).not_to_be_empty()),
         ("/model/", lambda: expect(page.get_by_test_id("metrics-table")).to_be_visible()),
+        ("/login/", lambda: expect(page.get_by_label("Username")).to_be_visible()),
     ]:
         page.goto(path)
         ready()
@@ -411,3 +417,31 @@ def test_pages_pass_axe(page, e2e_server, xray_image):
     if found := _axe_violations(page):
         problems["/exam/ (errors shown)"] = found
     assert not problems, problems
+
+
+def test_sign_in_guards_patient_data(anon_page, credentials, shot):
+    """Signed out, patient pages send you to sign in (wrong password: the server's words), then back."""
+    from playwright.sync_api import expect
+
+    page = anon_page
+    page.goto("/patients/?q=Ada")
+    page.wait_for_url(re.compile(r"/login/\?next=%2Fpatients%2F%3Fq%3DAda$"))
+    expect(_nav(page, "Patients")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Enter your username.")).to_be_visible()
+    page.get_by_label("Username").fill(credentials[0])
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text(re.compile("password", re.IGNORECASE))
+    expect(page.get_by_label("Password")).to_have_value("")
+    shot(page, "14_sign_in_refused")
+    page.get_by_label("Password").fill(credentials[1])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/patients/\?q=Ada$"))
+    expect(page.get_by_label("Search patients")).to_have_value("Ada")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login/\?next="))
+    page.goto("/model/")  # public pages stay open
+    expect(page.get_by_role("heading", name="Model card")).to_be_visible()

@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { AuthProvider } from "./ui/auth/AuthProvider";
 import { SiteHeader } from "./ui/nav/SiteHeader";
 import "./globals.css";
 
@@ -21,10 +22,12 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
         <a href="#main" className="skip-link">
           Skip to main content
         </a>
-        <SiteHeader />
-        <main id="main" className="container" tabIndex={-1}>
-          {children}
-        </main>
+        <AuthProvider>
+          <SiteHeader />
+          <main id="main" className="container" tabIndex={-1}>
+            {children}
+          </main>
+        </AuthProvider>
         <footer className="site-footer">
           <div className="container">
             <p>

@@ -3,10 +3,12 @@
  * every failure becomes an ApiError whose `message` is the server's own `error.message`
  * (shown verbatim by the UI), or plain words when the server could not be reached.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import {
   apiErrorBodySchema,
   healthSchema,
+  loginResultSchema,
+  meSchema,
   inspectResultSchema,
   modelCardSchema,
   patientPageSchema,
@@ -17,6 +19,8 @@ import {
   type ApiErrorCode,
   type Health,
   type InspectResult,
+  type LoginResult,
+  type Me,
   type ModelCard,
   type Patient,
   type PatientCreate,
@@ -76,6 +80,39 @@ export function isApiError(e: unknown): e is ApiError {
   return e instanceof ApiError;
 }
 
+/** 401: nobody is signed in (or the session ended). */
+export function isUnauthorized(e: unknown): boolean {
+  return isApiError(e) && e.status === 401;
+}
+
+/* ------------------------------------------------------------------ CSRF */
+
+export const CSRF_COOKIE = "pneumoscan_csrf";
+export const CSRF_HEADER = "X-CSRF-Token";
+let csrfFromServer: string | null = null;
+
+/** The session's CSRF token: the readable cookie the server sets, else the one sign-in returned. */
+export function csrfToken(): string | null {
+  if (typeof document !== "undefined") {
+    for (const part of document.cookie.split(";")) {
+      const [k, ...v] = part.trim().split("=");
+      if (k === CSRF_COOKIE && v.length) return decodeURIComponent(v.join("="));
+    }
+  }
+  return csrfFromServer;
+}
+
+export function rememberCsrfToken(token: string | null | undefined): void {
+  csrfFromServer = token ?? null;
+}
+
+function withCsrf(method: string | undefined, headers: Record<string, string>): Record<string, string> {
+  const m = (method ?? "GET").toUpperCase();
+  if (m === "GET" || m === "HEAD" || m === "OPTIONS") return headers;
+  const token = csrfToken();
+  return token ? { ...headers, [CSRF_HEADER]: token } : headers;
+}
+
 export const NETWORK_MESSAGE =
   "Could not reach the PneumoScan server. Check that it is running and that this computer can reach it, then try again.";
 
@@ -125,8 +162,12 @@ async function request<S extends z.ZodType>(
   let res: Response;
   try {
     res = await fetch(apiUrl(path), {
+      credentials: "same-origin",
       ...init,
-      headers: { Accept: "application/json", ...(init?.headers ?? {}) },
+      headers: withCsrf(init?.method, {
+        Accept: "application/json",
+        ...((init?.headers as Record<string, string>) ?? {}),
+      }),
     });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
@@ -150,6 +191,27 @@ async function request<S extends z.ZodType>(
 }
 
 /* ------------------------------------------------------------------ endpoints */
+
+export async function login(username: string, password: string): Promise<LoginResult> {
+  const result = await request("/api/auth/login", loginResultSchema, "signing in", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  rememberCsrfToken(result.csrf_token);
+  return result;
+}
+
+export async function logout(): Promise<void> {
+  await request("/api/auth/logout", z.unknown(), "signing out", { method: "POST" });
+  rememberCsrfToken(null);
+}
+
+export async function getMe(signal?: AbortSignal): Promise<Me> {
+  const me = await request("/api/auth/me", meSchema, "the signed-in user", { signal });
+  if (me.csrf_token) rememberCsrfToken(me.csrf_token);
+  return me;
+}
 
 export function getHealth(signal?: AbortSignal): Promise<Health> {
   return request("/api/health", healthSchema, "the health check", { signal });
@@ -230,6 +292,8 @@ export function uploadStudy(
     const xhr = new XMLHttpRequest();
     xhr.open("POST", apiUrl("/api/studies"));
     xhr.setRequestHeader("Accept", "application/json");
+    const token = csrfToken();
+    if (token) xhr.setRequestHeader(CSRF_HEADER, token);
     xhr.upload.onprogress = (ev) => {
       if (ev.lengthComputable && onProgress) onProgress(ev.total ? ev.loaded / ev.total : 0);
     };

@@ -228,3 +228,34 @@ export const reportSchema = z.looseObject({
   notice: z.string().nullish(),
 });
 export type Report = z.infer<typeof reportSchema>;
+
+/* ------------------------------------------------------------------ accounts */
+
+export const ROLES = ["clinician", "admin"] as const;
+
+export const userSchema = z.looseObject({
+  id: z.number().int(),
+  username: z.string(),
+  role: z.string(),
+  disabled: z.boolean().nullish(),
+  locked_until: z.string().nullish(),
+  created_at: z.string().nullish(),
+});
+export type User = z.infer<typeof userSchema>;
+
+/** POST /api/auth/login (also sets the session cookie and the readable CSRF cookie). */
+export const loginResultSchema = z.looseObject({
+  user: userSchema,
+  csrf_token: z.string(),
+  expires_at: z.string().nullish(),
+});
+export type LoginResult = z.infer<typeof loginResultSchema>;
+
+/** GET /api/auth/me: 401 when nobody is signed in. */
+export const meSchema = z.looseObject({
+  user: userSchema,
+  via: z.string().nullish(),
+  csrf_token: z.string().nullish(),
+  expires_at: z.string().nullish(),
+});
+export type Me = z.infer<typeof meSchema>;

@@ -1,6 +1,8 @@
 "use client";
 /** Minimal data-loading hook: loading / error / data, with abort on change and a retry. */
 import { useCallback, useEffect, useState } from "react";
+import { notifyUnauthorized } from "@/app/ui/auth/AuthProvider";
+import { isUnauthorized } from "./api";
 
 export type ApiState<T> =
   | { status: "loading"; data: null; error: null }
@@ -23,7 +25,10 @@ export function useApi<T>(
         if (!ctrl.signal.aborted) setState({ status: "success", data, error: null });
       },
       (error: unknown) => {
-        if (!ctrl.signal.aborted) setState({ status: "error", data: null, error });
+        if (ctrl.signal.aborted) return;
+        setState({ status: "error", data: null, error });
+        // The session ended: the app sends the user to sign in (and back here afterwards).
+        if (isUnauthorized(error)) notifyUnauthorized();
       },
     );
     return () => ctrl.abort();

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
+import { RequireSignIn } from "../ui/auth/RequireSignIn";
 import { Skeleton } from "../ui/common/Skeleton";
 import { PatientPage } from "../ui/patients/PatientPage";
 
@@ -8,7 +9,9 @@ export const metadata: Metadata = { title: "Patient" };
 export default function Page() {
   return (
     <Suspense fallback={<Skeleton lines={6} label="Loading the patient…" />}>
-      <PatientPage />
+      <RequireSignIn>
+        <PatientPage />
+      </RequireSignIn>
     </Suspense>
   );
 }

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
+import { RequireSignIn } from "../ui/auth/RequireSignIn";
 import { Skeleton } from "../ui/common/Skeleton";
 import { StudyPage } from "../ui/study/StudyPage";
 
@@ -8,7 +9,9 @@ export const metadata: Metadata = { title: "Result" };
 export default function Page() {
   return (
     <Suspense fallback={<Skeleton lines={4} image label="Loading the result…" />}>
-      <StudyPage />
+      <RequireSignIn>
+        <StudyPage />
+      </RequireSignIn>
     </Suspense>
   );
 }

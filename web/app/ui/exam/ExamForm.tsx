@@ -574,7 +574,15 @@ export function ExamForm({
           <p className="notice__message" data-testid="api-error-message">
             {realApi.errorMessage(submitError)}
           </p>
-          {isApiError(submitError) && submitError.code === "duplicate_mrn" && submitError.patientId != null ? (
+          {isApiError(submitError) && submitError.status === 401 ? (
+            <p>
+              Your session has ended.{" "}
+              <a href="/login/" target="_blank" rel="noopener noreferrer">
+                Sign in again in a new tab
+              </a>
+              , then come back and press &quot;Analyse X-ray&quot;: what you typed here is kept.
+            </p>
+          ) : isApiError(submitError) && submitError.code === "duplicate_mrn" && submitError.patientId != null ? (
             <>
               <p>
                 If this is the same patient, add the X-ray to their record (their saved details are kept). Otherwise

@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { loginHref, useAuth } from "../auth/AuthProvider";
 
 const LINKS = [
   { href: "/", label: "Home" },
@@ -15,6 +16,31 @@ function isCurrent(pathname: string, href: string): boolean {
   // A patient's page belongs to "Patients"; a result or report to neither.
   if (href === "/patients/") return p === "/patients/" || p === "/patient/";
   return p === href;
+}
+
+function Account() {
+  const { state, signOut } = useAuth();
+  if (state.status === "signed-in")
+    return (
+      <div className="account">
+        <span className="account__name" data-testid="signed-in-user">
+          {state.user.username}
+          <span className="visually-hidden"> is signed in</span>
+        </span>
+        <button type="button" className="account__button" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </div>
+    );
+  if (state.status === "signed-out")
+    return (
+      <div className="account">
+        <Link className="account__button" href={loginHref()}>
+          Sign in
+        </Link>
+      </div>
+    );
+  return null;
 }
 
 export function SiteHeader() {
@@ -42,6 +68,7 @@ export function SiteHeader() {
             })}
           </ul>
         </nav>
+        <Account />
       </div>
     </header>
   );
