@@ -11,6 +11,7 @@
 | ``PNEUMOSCAN_WEB_DIR`` | ``web/out`` (the web app's static export; served at ``/`` when present) |
 | ``PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS`` | ``50`` |
 | ``PNEUMOSCAN_PREDICT_REQUIRES_LOGIN`` | ``0`` (``1``: ``/api/predict`` and ``/api/inspect`` need an account) |
+| ``PNEUMOSCAN_COOKIE_SECURE`` | ``0``: cookies Secure when the request came over HTTPS; ``1``: always |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings:
     web_dir: Path = Path("web/out")
     max_image_megapixels: float = 50.0
     predict_requires_login: bool = False
+    cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +62,7 @@ class Settings:
             web_dir=Path(env.get("PNEUMOSCAN_WEB_DIR", "").strip() or "web/out").expanduser(),
             max_image_megapixels=_number(env, "PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS", 50.0, float, 0.01, 1000),
             predict_requires_login=_flag(env, "PNEUMOSCAN_PREDICT_REQUIRES_LOGIN"),
+            cookie_secure=_flag(env, "PNEUMOSCAN_COOKIE_SECURE"),
         )
 
     def flask_config(self) -> dict:
@@ -72,6 +75,7 @@ class Settings:
             "WEB_DIR": self.web_dir,
             "MAX_IMAGE_PIXELS": int(self.max_image_megapixels * 1_000_000),
             "PREDICT_REQUIRES_LOGIN": self.predict_requires_login,
+            "AUTH_COOKIE_SECURE": True if self.cookie_secure else None,
         }
 
 

@@ -160,6 +160,11 @@ def login():
                                   "This account is disabled. Ask an administrator to enable it.")
         user.failed_logins = 0
         user.last_failed_at = None
+        previous = g.get("auth_session")
+        if previous is not None:  # signing in again replaces this browser's session
+            old = session.get(AuthSession, previous.id)
+            if old is not None and old.ended_at is None:
+                old.ended_at = now
         row, raw = new_session(session, user)
         g.user = user
         session.add(audit_row("sign_in", object_type="user", object_id=user.id, user=user, status=200))
