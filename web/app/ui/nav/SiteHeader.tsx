@@ -45,6 +45,10 @@ function Account() {
 
 export function SiteHeader() {
   const pathname = usePathname() ?? "/";
+  const { state } = useAuth();
+  const links: { href: string; label: string }[] = [...LINKS];
+  if (state.status === "signed-in" && state.user.role === "admin")
+    links.push({ href: "/admin/", label: "Administration" });
   return (
     <header className="site-header">
       <div className="site-header__inner">
@@ -56,7 +60,7 @@ export function SiteHeader() {
         </Link>
         <nav aria-label="Main">
           <ul className="nav">
-            {LINKS.map((l) => {
+            {links.map((l) => {
               const current = isCurrent(pathname, l.href);
               return (
                 <li key={l.href}>
