@@ -40,10 +40,10 @@ def shipped_client(shipped_run, tmp_path_factory):
 
 
 def test_the_served_model_classifies_real_labelled_xrays(shipped_client, shared_chest_xray):
-    """30 NORMAL + 30 PNEUMONIA images of the test split, through POST /api/predict."""
+    """15 NORMAL + 15 PNEUMONIA images of the test split, through POST /api/predict."""
     y, p, refused = [], [], 0
     for label in ("NORMAL", "PNEUMONIA"):
-        for path in sorted((shared_chest_xray / "test" / label).glob("*.jpeg"))[:30]:
+        for path in sorted((shared_chest_xray / "test" / label).glob("*.jpeg"))[:15]:
             response = shipped_client.post("/api/predict", data=upload(path.read_bytes(), path.name))
             if response.status_code == 422:
                 refused += 1
@@ -54,7 +54,7 @@ def test_the_served_model_classifies_real_labelled_xrays(shipped_client, shared_
     from sklearn.metrics import roc_auc_score
 
     y, p = np.array(y), np.array(p)
-    assert refused <= 3
+    assert refused <= 2
     assert roc_auc_score(y, p) > 0.85  # an ImageNet head answering "class 1" would sit near 0.5
 
 
