@@ -181,9 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="serve the API and web app with gunicorn")
     sv.add_argument("run_dir", type=Path)
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--workers", type=int, default=1)
+    sv.add_argument("--host", default=None, help="default PNEUMOSCAN_HOST or 127.0.0.1 (this machine only)")
+    sv.add_argument("--port", type=int, default=None, help="default PNEUMOSCAN_PORT or 8000")
+    sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
     sv.set_defaults(func=cmd_serve)
 
     from pneumoscan.users_cli import add_parser as add_users_parser

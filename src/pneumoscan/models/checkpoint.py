@@ -62,6 +62,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         for k, v in blob["state_dict"].items()
         if not k.startswith("cam_layer.")  # early checkpoints registered the CAM layer twice
     }
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{path} was written for another layout of the {meta['backbone']} model (an older PneumoScan?). "
+            "Retrain it with `pneumoscan train`, or load it with the version that wrote it."
+        ) from exc
     model.to(map_location).eval()
     return model, meta
