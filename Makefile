@@ -42,3 +42,12 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) web/node_modules web/out web/.next
+
+# Reproduce the shipped model (needs the Kermany data; DATA=... to point elsewhere).
+DATA ?= ../shared/data/chest_xray
+train-default: venv
+	$(VENV)/bin/pneumoscan train --config configs/efficientnet-lite0-probe.yaml --data $(DATA) --out runs/probe
+	rm -rf runs/default.new && $(VENV)/bin/pneumoscan export runs/probe --out runs/default.new --half
+	$(VENV)/bin/pneumoscan evaluate runs/default.new --data $(DATA) --split test
+	$(VENV)/bin/pneumoscan evaluate runs/default.new --data $(DATA) --split val
+	@echo "new run in runs/default.new: compare with runs/default, then replace it and update README's table"
