@@ -5,7 +5,7 @@
  * server's own message.
  */
 import { z } from "zod";
-import { ApiError, apiUrl, errorFromBody, NETWORK_MESSAGE } from "./api";
+import { ApiError, request } from "./api";
 
 export const adminUserSchema = z.looseObject({
   id: z.number().int(),
@@ -43,48 +43,18 @@ const auditPageSchema = z.looseObject({
 });
 export type AuditPage = z.infer<typeof auditPageSchema>;
 
-function csrf(): string | null {
-  if (typeof document === "undefined") return null;
-  for (const part of document.cookie.split(";")) {
-    const [k, ...v] = part.trim().split("=");
-    if (k === "pneumoscan_csrf" && v.length) return decodeURIComponent(v.join("="));
-  }
-  return null;
-}
-
-async function call<S extends z.ZodType>(
+/** A JSON call through lib/api.ts's ``request`` (same cookie, CSRF and error handling). */
+function call<S extends z.ZodType>(
   path: string,
   schema: S,
   init: { method?: string; body?: unknown; signal?: AbortSignal } = {},
 ): Promise<z.infer<S>> {
-  const method = init.method ?? "GET";
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (init.body !== undefined) headers["Content-Type"] = "application/json";
-  const token = csrf();
-  if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
-  let res: Response;
-  try {
-    res = await fetch(apiUrl(path), {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      signal: init.signal,
-    });
-  } catch (e) {
-    if (e instanceof DOMException && e.name === "AbortError") throw e;
-    throw new ApiError({ message: NETWORK_MESSAGE, kind: "network" });
-  }
-  const text = await res.text();
-  if (!res.ok) throw errorFromBody(res.status, res.statusText, text);
-  const parsed = schema.safeParse(text ? JSON.parse(text) : null);
-  if (!parsed.success)
-    throw new ApiError({
-      message:
-        "The server's answer was not in the expected form. The web app and the server may be different versions.",
-      kind: "invalid_response",
-    });
-  return parsed.data;
+  return request(path, schema, "the administration request", {
+    method: init.method ?? "GET",
+    headers: init.body === undefined ? undefined : { "Content-Type": "application/json" },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    signal: init.signal,
+  });
 }
 
 export function listUsers(signal?: AbortSignal): Promise<AdminUser[]> {

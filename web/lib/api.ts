@@ -153,7 +153,8 @@ function invalidResponse(what: string, issues: z.ZodError): ApiError {
   });
 }
 
-async function request<S extends z.ZodType>(
+/** GET/POST/... a JSON endpoint: session cookie, CSRF header on changes, errors as ApiErrors. */
+export async function request<S extends z.ZodType>(
   path: string,
   schema: S,
   what: string,
