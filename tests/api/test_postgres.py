@@ -1,0 +1,62 @@
+"""The API on PostgreSQL (``DATABASE_URL=postgresql+psycopg://...``): migrations, storage, audit.
+
+Runs when ``PNEUMOSCAN_TEST_POSTGRES_URL`` names a disposable database (``.ci/run`` starts a local
+PostgreSQL and sets it); every test empties that database first. Skips otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from pneumoscan.api import create_app
+
+from .api_helpers import upload
+from .auth_helpers import bearer_client
+
+URL = os.environ.get("PNEUMOSCAN_TEST_POSTGRES_URL", "").strip()
+pytestmark = pytest.mark.skipif(not URL, reason="PNEUMOSCAN_TEST_POSTGRES_URL is not set (no PostgreSQL to test on)")
+
+
+@pytest.fixture()
+def pg_app(tiny_run, predictor, tmp_path):
+    engine = sa.create_engine(URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return create_app({"TESTING": True, "RUN_DIR": tiny_run, "PREDICTOR": predictor, "DATA_DIR": tmp_path / "data",
+                       "DATABASE_URL": URL, "WEB_DIR": tmp_path / "no-web"})
+
+
+def test_patients_studies_and_audit_rows_are_stored_in_postgresql(pg_app, xray_png):
+    client = bearer_client(pg_app, "clinician")
+    created = client.post("/api/patients", json={"name": "Pg Patient", "mrn": "PG-1", "sex": "female",
+                                                 "age_years": 4})
+    assert created.status_code == 201, created.get_json()
+    pid = created.get_json()["id"]
+    study = client.post("/api/studies", data=upload(xray_png(3, True), patient_id=str(pid)))
+    assert study.status_code == 201, study.get_json()
+    patient = client.get(f"/api/patients/{pid}").get_json()
+    assert [s["id"] for s in patient["studies"]] == [study.get_json()["id"]]
+    assert client.get("/api/patients?q=Pg").get_json()["total"] == 1
+
+    engine = sa.create_engine(URL)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM studies")).scalar() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar() >= 3
+        with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:  # the audit log is append-only
+            conn.execute(sa.text("DELETE FROM audit_log"))
+    finally:
+        engine.dispose()
+
+
+def test_a_duplicate_mrn_is_refused_by_postgresql_too(pg_app):
+    client = bearer_client(pg_app, "clinician")
+    body = {"name": "Pg Twin", "mrn": "PG-2", "sex": "male", "age_years": 3}
+    assert client.post("/api/patients", json=body).status_code == 201
+    again = client.post("/api/patients", json=body)
+    assert again.status_code == 422 and again.get_json()["error"]["code"] == "duplicate_mrn"
