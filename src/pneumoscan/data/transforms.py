@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 
-import torch
 from PIL import Image
 from torchvision import transforms as T
 
@@ -133,10 +132,3 @@ def data_transforms(spec: Preprocessing | None = None) -> dict[str, T.Compose]:
     spec = spec or Preprocessing()
     ev = eval_transform(spec)
     return {"train": train_transform(spec), "val": ev, "test": ev}
-
-
-def denormalize(batch: torch.Tensor, spec: Preprocessing) -> torch.Tensor:
-    """Undo the normalisation for display; returns values clipped to [0, 1]."""
-    mean = torch.tensor(spec.mean, dtype=batch.dtype).view(-1, 1, 1)
-    std = torch.tensor(spec.std, dtype=batch.dtype).view(-1, 1, 1)
-    return (batch * std + mean).clamp(0, 1)

@@ -72,8 +72,7 @@ def _loader(ds, batch_size: int, shuffle: bool, workers: int, seed: int) -> Data
         world = dist.get_world_size()
         sampler = DistributedSampler(ds, shuffle=True, seed=seed)
         return DataLoader(ds, batch_size=max(1, batch_size // world), sampler=sampler, num_workers=workers)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g,
-                      persistent_workers=False)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g)
 
 
 def _weights_hash(model: nn.Module) -> str:
@@ -174,7 +173,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "threshold": threshold,
         "threshold_rule": {"rule": ev.threshold_rule, "min_sensitivity": ev.min_sensitivity},
         "model_version": version,
-        "weights_origin": mc.weights if mc.weights not in ("imagenet",) else backbone_info(mc.backbone).weights_origin,
+        "weights_origin": backbone_info(mc.backbone).weights_origin if mc.weights == "imagenet" else mc.weights,
         "data_fingerprint": splits.fingerprint,
         "ood": gate.to_dict(),
         "pneumoscan_version": __version__,
