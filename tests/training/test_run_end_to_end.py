@@ -11,7 +11,8 @@ from pneumoscan.models.checkpoint import load_checkpoint
 
 RUN_FILES = {"config.yaml", "checkpoint.pt", "model_card.json", "history.json", "metrics.json", "splits.json"}
 FIGURES = {"class_distribution.png", "sample_images.png", "test_predictions.png", "confusion_matrix.png",
-           "roc_curve.png", "training_curves.png"}
+           "roc_curve.png", "training_curves.png", "score_distribution.png",
+           "score_distribution_model_selection.png"}
 
 
 def test_train_writes_every_file_serving_needs(tiny_run):

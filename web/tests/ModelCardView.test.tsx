@@ -35,6 +35,8 @@ describe("figureTitle", () => {
     expect(figureTitle("roc_curve_val")).toBe("ROC curve (validation split)");
     expect(figureTitle("confusion_matrix_test")).toBe("Confusion matrix (test split)");
     expect(figureTitle("predictions_val")).toBe("Predictions (validation split)");
+    expect(figureTitle("score_distribution")).toBe("Score distribution");
+    expect(figureTitle("score_distribution_model_selection")).toBe("Score distribution (model-selection split)");
     expect(figureTitle("something_new")).toBe("Something new");
   });
 });

@@ -106,6 +106,32 @@ def roc_figure(y: np.ndarray, prob: np.ndarray, auc: dict, threshold: float, pat
     return _save(fig, path)
 
 
+def score_distribution(y: np.ndarray, prob: np.ndarray, threshold: float, path: Path, title: str) -> Path:
+    """Histogram of P(pneumonia) per true class, with the decision threshold.
+
+    Shows what one operating point hides: how far each class sits from the threshold, and whether
+    normal images of a new split score higher than those the threshold was chosen on (a shift).
+    """
+    y, prob = np.asarray(y), np.asarray(prob, dtype=float)
+    bins = np.linspace(0.0, 1.0, 26)
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, color in ((0, "tab:blue"), (1, "tab:orange")):
+        scores = prob[y == label]
+        if len(scores):
+            # Each class as a share of its own images, so a 1:3 imbalance does not hide the smaller class.
+            weights = np.full(len(scores), 1.0 / len(scores))
+            above = (scores >= threshold).mean()
+            ax.hist(scores, bins=bins, weights=weights, alpha=0.6, color=color,
+                    label=f"{CLASS_NAMES[label]} (n={len(scores)}, {above:.0%} at or above threshold)")
+    ax.axvline(threshold, color="red", lw=1.5, ls="--", label=f"threshold {threshold:.3f}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(pneumonia)")
+    ax.set_ylabel("share of the class's images")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper center")
+    return _save(fig, path)
+
+
 def training_curves(history: Sequence[dict], path: Path) -> Path:
     epochs = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))

@@ -187,6 +187,8 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     _sample_grid(splits.train, fig_dir / "sample_images.png", tc.seed)
     if result.history:
         figures.training_curves(result.history, fig_dir / "training_curves.png")
+    figures.score_distribution(y_va, p_va, threshold, fig_dir / "score_distribution_model_selection.png",
+                               f"Scores on the model-selection split (n={len(y_va)})")
     card = {
         "model_version": version,
         "architecture": f"{mc.backbone} backbone (ImageNet-pretrained, "
@@ -247,6 +249,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
                                     f"Confusion matrix ({split}, n={len(y)})")
     if len(np.unique(y)) == 2:
         figures.roc_figure(y, p, metrics["auc"], meta["threshold"], fig_dir / f"roc_curve{suffix}.png")
+    figures.score_distribution(y, p, meta["threshold"], fig_dir / f"score_distribution{suffix}.png",
+                               f"Scores on {split} (n={len(y)})")
     pick = np.random.default_rng(0).permutation(len(ds))[:36]
     grid_name = "test_predictions.png" if split == "test" else f"predictions_{split}.png"
     figures.prediction_grid([ds[int(i)][0] for i in pick], y[pick], p[pick], meta["threshold"], spec.mean,

@@ -22,14 +22,20 @@ const FIGURE_TITLES: Record<string, string> = {
   training_curves: "Training curves",
   sample_images: "Sample training images",
   test_predictions: "Test predictions",
+  score_distribution: "Score distribution",
 };
 
-const SPLIT_NAMES: Record<string, string> = { val: "validation", test: "test", train: "training" };
+const SPLIT_NAMES: Record<string, string> = {
+  val: "validation",
+  test: "test",
+  train: "training",
+  model_selection: "model-selection",
+};
 
 /** "roc_curve" -> "ROC curve"; "roc_curve_val" -> "ROC curve (validation)". */
 export function figureTitle(name: string): string {
   if (FIGURE_TITLES[name]) return FIGURE_TITLES[name];
-  const m = /^(.*)_(val|test|train)$/.exec(name);
+  const m = /^(.*?)_(model_selection|val|test|train)$/.exec(name);
   if (m) return `${figureTitle(m[1])} (${SPLIT_NAMES[m[2]]} split)`;
   return humanize(name).replace(/\broc\b/gi, "ROC");
 }
@@ -50,7 +56,14 @@ export function ModelCardView({ card }: { card: ModelCard }) {
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;
   const figures = Object.entries(card.figures ?? {}).sort(([a], [b]) => {
-    const order = ["roc_curve", "confusion_matrix", "roc_curve_val", "confusion_matrix_val"];
+    const order = [
+      "roc_curve",
+      "confusion_matrix",
+      "score_distribution",
+      "score_distribution_model_selection",
+      "roc_curve_val",
+      "confusion_matrix_val",
+    ];
     const ia = order.indexOf(a) === -1 ? 99 : order.indexOf(a);
     const ib = order.indexOf(b) === -1 ? 99 : order.indexOf(b);
     return ia - ib || a.localeCompare(b);
