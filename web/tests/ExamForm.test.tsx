@@ -280,7 +280,8 @@ describe("ExamForm image and submission", () => {
     await chooseImage(user);
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
     await waitFor(() => expect(fieldError("Referring doctor")).toBe("referring_doctor: too odd."));
-    expect(screen.getByLabelText("Referring doctor")).toHaveFocus();
+    // Focus moves in a timeout after the re-render that re-enables the fields: wait for it too.
+    await waitFor(() => expect(screen.getByLabelText("Referring doctor")).toHaveFocus());
   });
 
   it("warns before upload when the cheap checks would refuse the image", async () => {
