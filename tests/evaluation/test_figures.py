@@ -17,7 +17,6 @@ def test_score_distribution_draws_each_class_as_a_share_of_its_own_images(tmp_pa
     real_save = figures._save
 
     def keep_axes(fig, path):
-        captured["ax"] = fig.axes[0]
         captured["legend"] = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         captured["heights"] = [sum(b.get_height() for b in c) for c in fig.axes[0].containers]
         return real_save(fig, path)
