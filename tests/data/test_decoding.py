@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+import broken_dicoms
 from pneumoscan.data.decoding import (
     DecodedImage,
     ImageDecodeError,
@@ -285,3 +286,43 @@ def test_a_jpeg_baseline_chest_dicom_from_the_shared_data_decodes():
     assert out.dicom.modality == "CR" and out.dicom.view_position == "PA"
     pixels = np.asarray(out.image, dtype=float)
     assert 40 < pixels.mean() < 220 and pixels.std() > 30  # a real radiograph, not a blank
+
+
+def test_the_committed_sample_rebuilt_uncompressed_decodes():
+    out = decode_image(broken_dicoms.to_bytes(broken_dicoms.base_dataset()))
+    assert out.image.size == (128, 128) and out.dicom.modality == "CR"
+
+
+@pytest.mark.parametrize("case", sorted(broken_dicoms.BROKEN))
+def test_each_broken_pixel_tag_is_refused_with_its_own_message(case):
+    build, words = broken_dicoms.BROKEN[case]
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(build())
+    assert info.value.code == "unreadable_image"
+    assert words in info.value.message and "Export" in info.value.message
+    others = [w for name, (_, w) in broken_dicoms.BROKEN.items() if name != case]
+    assert not any(w in info.value.message for w in others)  # each class names its own tags
+
+
+def test_a_voi_lut_covering_every_stored_value_is_still_applied():
+    """The length check refuses short LUT data only: the full-length LUT of the same shape still works."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = broken_dicoms.base_dataset()
+    item = Dataset()
+    item.add_new(0x00283002, "US", [4096, 0, 12])
+    item.add_new(0x00283006, "US", list(range(4095, -1, -1)))
+    ds.VOILUTSequence = Sequence([item])
+    stored = np.frombuffer(ds.PixelData, dtype=np.uint16).reshape(128, 128).astype(float)
+    expected = np.rint((4095 - stored) * 255 / 4095).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(decode_image(broken_dicoms.to_bytes(ds)).image), expected)
+
+
+def test_a_sigmoid_window_is_applied_by_pydicom():
+    ds = broken_dicoms.base_dataset()
+    ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 2048, 1024, "SIGMOID"
+    stored = np.frombuffer(ds.PixelData, dtype=np.uint16).reshape(128, 128).astype(float)
+    expected = np.rint(255 / (1 + np.exp(-4 * (stored - 2048) / 1024))).astype(np.uint8)
+    got = np.asarray(decode_image(broken_dicoms.to_bytes(ds)).image).astype(int)
+    assert np.abs(got - expected).max() <= 1

@@ -108,6 +108,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     _register_request_logging(app)
+    from pneumoscan.api.edge import install_edge
+
+    install_edge(app)
     from pneumoscan.api.views import register_blueprints
 
     register_blueprints(app)
@@ -206,8 +209,9 @@ def _register_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.request_started = time.perf_counter()
+        g.request_id = uuid.uuid4().hex[:16]  # always ours: a client's id is never stored or echoed
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:12]
+        g.client_request_id = given if _REQUEST_ID.match(given) else ("<invalid>" if given else None)
 
     @app.after_request
     def _log(response):
@@ -215,10 +219,11 @@ def _register_request_logging(app: Flask) -> None:
         ms = (time.perf_counter() - started) * 1000 if started else 0.0
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         request_log.info(
-            '%s "%s %s" %s %s %.1fms id=%s',
+            '%s "%s %s" %s %s %.1fms id=%s%s',
             request.remote_addr or "-", request.method, _loggable_path(),
             response.status_code, response.content_length if response.content_length is not None else "-",
             ms, g.get("request_id", "-"),
+            f" client_id={g.client_request_id}" if g.get("client_request_id") else "",
         )
         return response
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import ipaddress
 import logging
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from pneumoscan.api.accounts import ROLES, ApiToken, AuditEntry, AuthSession, User, as_utc, digest
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.storage import Patient, Report, Study, utcnow
+from pneumoscan.api.throttle import DEFAULTS as THROTTLE_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +109,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_MAX_HOURS": 12,
     "AUTH_COOKIE_SECURE": None,  # None: Secure when the request came over HTTPS
     "PREDICT_REQUIRES_LOGIN": False,
-    "LOGIN_SLOWDOWN_AFTER": 3,  # failures in a row before each next try must wait (1 s, 2 s, 4 s, ...)
-    "LOGIN_SLOWDOWN_SECONDS": 1.0,
-    "LOGIN_LOCK_AFTER": 5,  # failures in a row that lock the account
-    "LOGIN_LOCK_MINUTES": 15,
-    "LOGIN_WINDOW_MINUTES": 15,  # failures older than this are forgotten
-    "LOGIN_ADDRESS_LIMIT": 20,  # failures from one address within the window before it is refused
+    "TRUSTED_PROXIES": (),  # networks whose X-Forwarded-For is believed (PNEUMOSCAN_TRUSTED_PROXIES)
+    **THROTTLE_DEFAULTS,
 }
 
 
@@ -130,7 +129,41 @@ def init_auth(app: Flask) -> None:
 
 
 def client_address() -> str | None:
-    return (request.remote_addr or "")[:64] or None
+    """The caller's address: the TCP peer, unless the peer is a trusted proxy (``TRUSTED_PROXIES``).
+
+    Then ``X-Forwarded-For`` is read from the right (the entry the proxy itself appended) leftwards,
+    skipping further trusted proxies: the first address that is not one is the client. Anything a client
+    wrote further left is never believed, and a client that talks to the server directly cannot pose
+    as another address.
+    """
+    peer = request.remote_addr or ""
+    trusted = _networks(tuple(current_app.config.get("TRUSTED_PROXIES") or ()))
+    if trusted and _is_in(peer, trusted):
+        hops = ",".join(request.headers.getlist("X-Forwarded-For")).split(",")
+        for hop in reversed([h.strip() for h in hops if h.strip()]):
+            if _parse_ip(hop) is None:
+                break  # garbage: believe nothing further left
+            peer = hop
+            if not _is_in(hop, trusted):
+                break
+    return peer[:64] or None
+
+
+@lru_cache(maxsize=16)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _is_in(address: str, networks: tuple) -> bool:
+    ip = _parse_ip(address)
+    return ip is not None and any(ip.version == n.version and ip in n for n in networks)
 
 
 def current_user() -> User | None:

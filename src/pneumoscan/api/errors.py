@@ -76,13 +76,7 @@ def _http_error(exc: HTTPException):
             response.headers["Allow"] = ", ".join(allowed)
         return response
     if status == 413:
-        limit = request.max_content_length
-        size = f" (the limit is {limit / 1024 / 1024:.0f} MB)" if limit else ""
-        return error_response(
-            413, "payload_too_large",
-            f"The request body is too large{size}. Upload a single X-ray image; "
-            "downscale or compress it if needed.",
-        )
+        return error_response(413, "payload_too_large", _too_large_message())
     if status == 415:
         return error_response(415, "unsupported_media_type", exc.description or "Unsupported media type.")
     if 400 <= status < 500:
@@ -91,17 +85,44 @@ def _http_error(exc: HTTPException):
             f"The request could not be understood ({exc.name}: {exc.description}). "
             "Check the body and the URL.",
         )
-    log.error("HTTP %s on %s %s: %s", status, request.method, request.path, exc)
-    return error_response(status, "internal_error", "The server could not complete the request; try again.")
+    original = getattr(exc, "original_exception", None)
+    if isinstance(original, Exception):  # an error Flask met outside the view (e.g. in an after_request hook)
+        return _unexpected(original)
+    request_id = g.get("request_id", "-")
+    log.error("HTTP %s on %s %s (request %s): %s", status, request.method, request.path, request_id, exc)
+    return error_response(status, "internal_error",
+                          f"The server could not complete the request (request {request_id}); try again.",
+                          request_id=request_id)
+
+
+def _too_large_message() -> str:
+    """Name the limit that was really exceeded: the body size, or the form's parts / field size."""
+    limit = request.max_content_length
+    size_limit = f"{limit / 1024 / 1024:g} MB" if limit else None
+    parts = request.max_form_parts
+    field = request.max_form_memory_size
+    form_limits = (f"at most {parts} parts" if parts else "") + (
+        f"{' and ' if parts else 'at most '}{field // 1024} KB per text field" if field else "")
+    sent = request.content_length
+    if limit and sent is not None and sent > limit:
+        return (f"The request body is {sent / 1024 / 1024:.1f} MB; the limit is {size_limit}. Upload a single "
+                "X-ray image; downscale or compress it if needed.")
+    if sent is not None and request.mimetype == "multipart/form-data":
+        return (f"The form is too large: it may have {form_limits}. Send the X-ray in the field 'image' "
+                "(and 'patient_id' when needed), nothing else.")
+    return (f"The request body is too large: the limit is {size_limit or 'set by the server'}"
+            f"{f', and a form may have {form_limits}' if form_limits else ''}. Upload a single X-ray image.")
 
 
 def _unexpected(exc: Exception):
-    request_id = getattr(g, "request_id", "-")
-    log.exception("unexpected error on %s %s (request %s)", request.method, request.path, request_id)
+    request_id = g.get("request_id", "-")
+    log.error("unexpected error on %s %s (request %s)", request.method, request.path, request_id,
+              exc_info=(type(exc), exc, exc.__traceback__))
     return error_response(
         500, "internal_error",
         f"An unexpected error occurred and was logged (request {request_id}); nothing was stored. "
         "Try again, and report the request id if it happens again.",
+        request_id=request_id,
     )
 
 

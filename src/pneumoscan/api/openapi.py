@@ -85,6 +85,7 @@ def _schemas() -> dict[str, Any]:
                                    "blank_image, not_radiograph, ct_or_mr, not_chest, lateral_view, "
                                    "out_of_distribution"},
                         "field": {"type": "string"},
+                        "request_id": {"type": "string", "description": "on 500: quote it when reporting"},
                     },
                 }
             },

@@ -12,10 +12,12 @@
 | ``PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS`` | ``50`` |
 | ``PNEUMOSCAN_PREDICT_REQUIRES_LOGIN`` | ``0`` (``1``: ``/api/predict`` and ``/api/inspect`` need an account) |
 | ``PNEUMOSCAN_COOKIE_SECURE`` | ``0``: cookies Secure when the request came over HTTPS; ``1``: always |
+| ``PNEUMOSCAN_TRUSTED_PROXIES`` | none: proxies (IPs/networks, commas) whose ``X-Forwarded-For`` is believed |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ class Settings:
     max_image_megapixels: float = 50.0
     predict_requires_login: bool = False
     cookie_secure: bool = False
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             max_image_megapixels=_number(env, "PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS", 50.0, float, 0.01, 1000),
             predict_requires_login=_flag(env, "PNEUMOSCAN_PREDICT_REQUIRES_LOGIN"),
             cookie_secure=_flag(env, "PNEUMOSCAN_COOKIE_SECURE"),
+            trusted_proxies=parse_networks(env.get("PNEUMOSCAN_TRUSTED_PROXIES", ""), "PNEUMOSCAN_TRUSTED_PROXIES"),
         )
 
     def flask_config(self) -> dict:
@@ -76,6 +80,7 @@ class Settings:
             "MAX_IMAGE_PIXELS": int(self.max_image_megapixels * 1_000_000),
             "PREDICT_REQUIRES_LOGIN": self.predict_requires_login,
             "AUTH_COOKIE_SECURE": True if self.cookie_secure else None,
+            "TRUSTED_PROXIES": self.trusted_proxies,
         }
 
 
@@ -106,3 +111,21 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{name}={raw!r} is not a yes/no value; set it to 1 or 0.")
+
+
+def parse_networks(raw: str, name: str) -> tuple[str, ...]:
+    """``"10.0.0.2, 192.168.1.0/24"`` -> the networks as strings (a bare address is a /32 or /128).
+
+    Raises:
+        SettingsError: an entry that is not an IP address or network.
+    """
+    out = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {entry!r} is not an IP address or network; write e.g. 127.0.0.1 or "
+                                "10.0.0.0/8, separated by commas.") from None
+    return tuple(out)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from pneumoscan.api.edge import parse_json_body
 from pneumoscan.api.errors import DECODE_STATUS, ApiError
 from pneumoscan.data.decoding import DecodedImage, ImageDecodeError, decode_image, to_png_bytes
 
@@ -89,7 +90,8 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object.
 
     Raises:
-        ApiError: not ``application/json`` (415), malformed JSON (400 bad_request), not an object (400).
+        ApiError: not ``application/json`` (415), malformed JSON, NaN/Infinity, nesting deeper than
+            ``edge.MAX_JSON_DEPTH`` or invalid Unicode (400 bad_request), not an object (400).
     """
     if not request.is_json:
         raise ApiError(
@@ -99,9 +101,7 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "bad_request", "The request body is empty; send a JSON object.")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "bad_request", "The request body is not valid JSON; send a JSON object.")
+    body = parse_json_body(raw, current_app)
     if not isinstance(body, dict):
         raise ApiError(
             400, "bad_request", f"The JSON body must be an object, not {type(body).__name__}; send {{...}}."

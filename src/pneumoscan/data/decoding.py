@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ _OTHER_MAGIC: tuple[tuple[bytes, int, str], ...] = (
 )
 
 _SEX = {"F": "female", "M": "male", "O": "other"}
+
+_HEADER_READERS = {"png": PngImagePlugin.PngImageFile, "jpeg": JpegImagePlugin.JpegImageFile}
+"""Pillow's own format readers: constructing one reads the header, not the pixels."""
 
 
 class ImageDecodeError(ValueError):
@@ -202,11 +207,10 @@ def _check_size(width: int, height: int, max_pixels: int, min_side: int, what: s
 def _decode_raster(data: bytes, fmt: str, *, max_pixels: int, min_side: int) -> DecodedImage:
     what = f"{fmt.upper()} image"
     try:
-        size = header_size(data, fmt)
-        if size is not None:  # checked before Pillow sees the file: a bomb costs nothing
-            _check_size(size[0], size[1], max_pixels, min_side, what)
-        with Image.open(io.BytesIO(data), formats=["PNG"] if fmt == "png" else ["JPEG"]) as im:
-            _check_size(im.width, im.height, max_pixels, min_side, what)  # header only: nothing decoded yet
+        # The plugin class reads the header only (IHDR / SOF), lazily: the size is checked before any
+        # pixel is decoded, so a bomb costs nothing (Image.open would refuse it with a vaguer message).
+        with _HEADER_READERS[fmt](io.BytesIO(data)) as im:
+            _check_size(im.width, im.height, max_pixels, min_side, what)
             im.load()
             bit_depth = _bit_depth(im)
             im = ImageOps.exif_transpose(im)
@@ -224,36 +228,6 @@ def _decode_raster(data: bytes, fmt: str, *, max_pixels: int, min_side: int) -> 
             "Export it again from the original and re-upload it.",
         ) from exc
     return DecodedImage(image=image, format=fmt, width=image.width, height=image.height, bit_depth=bit_depth)
-
-
-def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
-    """(width, height) read from a PNG IHDR or a JPEG SOF marker without decoding; None if not found."""
-    if fmt == "png":
-        if len(data) >= 24 and data[12:16] == b"IHDR":
-            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        return None
-    i, n = 2, len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if i + 9 > n:
-                return None
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
-            return width, height
-        if marker == 0xDA or length < 2:  # start of scan before any frame header: give up
-            return None
-        i += 2 + length
-    return None
 
 
 def _bit_depth(im: Image.Image) -> int:
@@ -314,7 +288,8 @@ def _decode_dicom(data: bytes, *, max_pixels: int, min_side: int) -> DecodedImag
             f"The DICOM file could not be read ({_short(exc)}); it is damaged or incomplete. "
             "Export it again from the PACS and re-upload it.",
         ) from exc
-    info = dicom_info(ds)
+    with _dicom_tags("patient and study tags"):
+        info = dicom_info(ds)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         if len(ds) == 0 or ("Rows" in ds and "Columns" in ds):  # nothing read, or pixels cut off
             raise ImageDecodeError(
@@ -353,40 +328,85 @@ def _decode_dicom(data: bytes, *, max_pixels: int, min_side: int) -> DecodedImag
     if frames > 1:
         log.info("DICOM has %d frames; using the first", frames)
         arr = arr[0]
-    photometric = (info.photometric_interpretation or "MONOCHROME2").upper()
+    with _dicom_tags("the pixel description (Photometric Interpretation, Samples per Pixel, Bits Allocated)"):
+        image = _dicom_image(arr, ds, (info.photometric_interpretation or "MONOCHROME2").upper())
+        bit_depth = int(info.bits_stored or ds.get("BitsAllocated", 8) or 8)
+    return DecodedImage(
+        image=image, format="dicom", width=image.width, height=image.height, bit_depth=bit_depth, dicom=info
+    )
+
+
+_FIX = "Export the image again from the PACS (or ask for a plain MONOCHROME2 export) and re-upload it."
+
+
+@contextmanager
+def _dicom_tags(what: str) -> Iterator[None]:
+    """Turn a failure while applying ``what`` (a group of DICOM tags) into a 422 that names them."""
+    try:
+        yield
+    except ImageDecodeError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise ImageDecodeError(
+            "unreadable_image", f"The DICOM file's {what} cannot be applied ({_short(exc)}). {_FIX}"
+        ) from exc
+
+
+def _dicom_image(arr: np.ndarray, ds: Any, photometric: str) -> Image.Image:
+    """The stored pixel array -> an 8-bit ``L`` or ``RGB`` image, as a viewer would show it."""
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if samples == 3 or arr.ndim == 3:
         # pydicom already converted YBR to RGB; colour DICOMs are 8-bit secondary captures.
         rgb = arr if arr.dtype == np.uint8 else _scale_to_uint8(arr)
-        image = Image.fromarray(np.ascontiguousarray(rgb[..., :3]), mode="RGB")
-    elif photometric in ("MONOCHROME1", "MONOCHROME2"):
-        image = Image.fromarray(dicom_grayscale(arr, ds), mode="L")
-    elif photometric == "PALETTE COLOR":
+        return Image.fromarray(np.ascontiguousarray(rgb[..., :3]), mode="RGB")
+    if photometric in ("MONOCHROME1", "MONOCHROME2"):
+        return Image.fromarray(dicom_grayscale(arr, ds), mode="L")
+    if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
-        rgb = apply_color_lut(arr, ds)
-        image = Image.fromarray(_scale_to_uint8(rgb) if rgb.dtype != np.uint8 else rgb, mode="RGB")
-    else:
-        raise ImageDecodeError(
-            "unreadable_image",
-            f"The DICOM photometric interpretation {photometric!r} is not supported; export the image as "
-            "MONOCHROME2, MONOCHROME1 or RGB.",
-        )
-    return DecodedImage(
-        image=image,
-        format="dicom",
-        width=image.width,
-        height=image.height,
-        bit_depth=int(info.bits_stored or ds.get("BitsAllocated", 8) or 8),
-        dicom=info,
+        with _dicom_tags("palette colour lookup table (Red/Green/Blue Palette Color Lookup Table Descriptor and "
+                         "Data, required for a PALETTE COLOR image)"):
+            for colour in ("Red", "Green", "Blue"):
+                _check_lut(ds, f"{colour}PaletteColorLookupTableDescriptor", f"{colour}PaletteColorLookupTableData",
+                           segmented=f"Segmented{colour}PaletteColorLookupTableData")
+            rgb = apply_color_lut(arr, ds)
+        return Image.fromarray(_scale_to_uint8(rgb) if rgb.dtype != np.uint8 else rgb, mode="RGB")
+    raise ImageDecodeError(
+        "unreadable_image",
+        f"The DICOM photometric interpretation {photometric!r} is not supported; export the image as "
+        "MONOCHROME2, MONOCHROME1 or RGB.",
     )
+
+
+def _check_lut(ds: Any, descriptor: str, data: str, segmented: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``ds`` holds a LUT descriptor and at least as many entries as it announces.
+
+    pydicom applies a LUT by indexing it, so data shorter than the descriptor would only fail for some
+    pixel values (or silently clip): this refuses such a file whatever its pixels are.
+    """
+    if descriptor not in ds:
+        raise ValueError(f"no {descriptor}")
+    values = list(ds[descriptor].value)
+    if len(values) != 3:
+        raise ValueError(f"{descriptor} has {len(values)} values, not 3")
+    if segmented is not None and segmented in ds:
+        return  # segmented data are expanded by pydicom, which checks them itself
+    if data not in ds or ds[data].value is None:
+        raise ValueError(f"no {data}")
+    entries = int(values[0]) or 65536
+    raw = ds[data].value
+    itemsize = 2 if int(values[2]) > 8 or ds[data].VR in ("US", "SS", "OW") else 1
+    have = len(raw) // itemsize if isinstance(raw, bytes | bytearray) else len(list(raw))
+    if have < entries:
+        raise ValueError(f"{data} holds {have} entries but {descriptor} announces {entries}")
 
 
 def dicom_grayscale(arr: np.ndarray, ds: Any) -> np.ndarray:
     """Stored grayscale values -> display values 0..255 (white = dense), as a viewer shows them.
 
-    Modality LUT (rescale) first, then the VOI LUT sequence or the first window, else the data's
-    own range; MONOCHROME1 is inverted last.
+    pydicom does each step as PS3.3 C.11 says: the modality LUT (sequence, else rescale slope/intercept),
+    then the VOI LUT sequence or the first window (LINEAR, LINEAR_EXACT or SIGMOID), else the data's own
+    range; MONOCHROME1 is inverted last. Each broken group of tags raises its own message.
 
     Args:
         arr: the 2-D stored pixel array.
@@ -394,33 +414,46 @@ def dicom_grayscale(arr: np.ndarray, ds: Any) -> np.ndarray:
 
     Returns:
         A uint8 array of the same shape.
-    """
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-    values = apply_modality_lut(arr, ds).astype(np.float64)
+    Raises:
+        ImageDecodeError: a modality LUT, rescale, VOI LUT or window tag that cannot be applied (422).
+    """
+    from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing
+
+    if "ModalityLUTSequence" in ds:
+        with _dicom_tags("Modality LUT Sequence (each item needs an LUT Descriptor and LUT Data as long as it "
+                         "announces)"):
+            _check_lut(ds.ModalityLUTSequence[0], "LUTDescriptor", "LUTData")
+            values = apply_modality_lut(arr, ds).astype(np.float64)
+    else:
+        with _dicom_tags("Rescale Slope / Intercept (both must be numbers)"):
+            for keyword in ("RescaleSlope", "RescaleIntercept"):
+                if keyword in ds and not np.isfinite(float(ds[keyword].value)):
+                    raise ValueError(f"{keyword} is not a finite number")
+            values = apply_modality_lut(arr, ds).astype(np.float64)
     if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
-        out = np.asarray(apply_voi_lut(values, ds, prefer_lut=True), dtype=np.float64)
-        try:
-            lut_bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        except (AttributeError, IndexError, TypeError, ValueError):
-            lut_bits = 0
-        if 1 <= lut_bits <= 16:
-            out8 = _scale_to_uint8(out, 0.0, float(2**lut_bits - 1))
-        else:
-            out8 = _scale_to_uint8(out)
-    elif "WindowCenter" in ds and "WindowWidth" in ds:
-        center = _first_number(ds.WindowCenter)
-        width = _first_number(ds.WindowWidth)
-        function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
-        if center is None or width is None or width <= 0:
-            out8 = _scale_to_uint8(values)
-        else:
-            out8 = _window(values, center, width, function)
+        with _dicom_tags("VOI LUT Sequence (its LUT Data must be as long as its LUT Descriptor announces)"):
+            item = ds.VOILUTSequence[0]
+            _check_lut(item, "LUTDescriptor", "LUTData")
+            out = np.asarray(apply_voi(values, ds), dtype=np.float64)
+            lut_bits = int(item.LUTDescriptor[2])
+            out8 = _scale_to_uint8(out, 0.0, float(2**lut_bits - 1)) if 1 <= lut_bits <= 16 else _scale_to_uint8(out)
+    elif "WindowCenter" in ds and "WindowWidth" in ds and _usable_window(ds):
+        with _dicom_tags("Window Center / Width"), np.errstate(over="ignore"):
+            out = apply_windowing(values, ds)
+            y_min, y_max = apply_windowing(np.array([-np.inf, np.inf]), ds)  # the window's output range
+            out8 = _scale_to_uint8(out, y_min, y_max)
     else:
         out8 = _scale_to_uint8(values)
     if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
         out8 = 255 - out8
     return out8
+
+
+def _usable_window(ds: Any) -> bool:
+    """False for a window a viewer would ignore (not a number, width <= 0): the data's own range is used."""
+    center, width = _first_number(ds.get("WindowCenter")), _first_number(ds.get("WindowWidth"))
+    return center is not None and width is not None and bool(np.isfinite(center) and np.isfinite(width)) and width > 0
 
 
 def _first_number(value: Any) -> float | None:
@@ -430,19 +463,6 @@ def _first_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError, IndexError):
         return None
-
-
-def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """DICOM PS3.3 C.11.2.1.2 windowing to 0..255."""
-    if function == "SIGMOID":
-        y = 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
-    elif function == "LINEAR_EXACT":
-        y = (values - (center - width / 2.0)) / width
-    else:  # LINEAR
-        if width < 1:
-            width = 1.0
-        y = (values - (center - 0.5)) / max(width - 1.0, 1e-9) + 0.5
-    return np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8)
 
 
 def dicom_info(ds: Any) -> DicomInfo:

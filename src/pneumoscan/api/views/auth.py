@@ -1,20 +1,19 @@
 """Sign-in, sign-out, who am I, and personal API tokens (``/api/auth/...``).
 
-Sign-in abuse: after ``LOGIN_SLOWDOWN_AFTER`` failures in a row each next try must wait (1 s, 2 s,
-4 s, ... : 429 with ``Retry-After``); after ``LOGIN_LOCK_AFTER`` failures the account is locked for
-``LOGIN_LOCK_MINUTES`` (423; an admin can lift it); one address with ``LOGIN_ADDRESS_LIMIT``
-failures within ``LOGIN_WINDOW_MINUTES`` is refused for the rest of the window (429).
+Sign-in abuse is slowed down by ``pneumoscan.api.throttle`` (429 with ``Retry-After``): per address,
+per account and address, and per account across addresses, answering alike for known and unknown
+usernames; no account can be locked by someone else.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 
 from flask import Blueprint, current_app, g, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from pneumoscan.api import throttle
 from pneumoscan.api.accounts import (
     MAX_PASSWORD,
     AccountError,
@@ -93,73 +92,29 @@ def _too_many(status: int, code: str, message: str, seconds: float):
 @bp.post("/login")
 def login():
     username, password = _credentials()
-    cfg = current_app.config
     now = utcnow()
-    window = dt.timedelta(minutes=float(cfg["LOGIN_WINDOW_MINUTES"]))
     address = client_address()
-    db = services().db
-    with db.session() as session:
-        failures_from_address = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(
-                LoginAttempt.client_address == address, LoginAttempt.success.is_(False), LoginAttempt.at > now - window
-            )
-        ) or 0
-        if failures_from_address >= int(cfg["LOGIN_ADDRESS_LIMIT"]):
+    with services().db.session() as session:
+        refusal = throttle.check(session, username, address, now, current_app.config)
+        if refusal is not None:
             session.add(audit_row("sign_in_failed", object_type="user", outcome="failure", status=429,
-                                  username=username, detail="too many failures from this address"))
-            log.warning("sign-in refused: %d failures from one address", failures_from_address)
-            return _too_many(429, "too_many_attempts",
-                             "Too many failed sign-ins from this computer; wait a while and try again.",
-                             window.total_seconds())
+                                  username=username, detail=f"throttled ({refusal.rule})"))
+            log.warning("sign-in throttled (%s)", refusal.rule)
+            return _too_many(429, "too_many_attempts", refusal.message, refusal.seconds)
         user = find_user(session, username)
-        if user is not None and user.last_failed_at is not None and as_utc(user.last_failed_at) + window < now:
-            user.failed_logins = 0  # old failures are forgiven
-        if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
-            session.add(audit_row("sign_in_failed", object_type="user", object_id=user.id, outcome="failure",
-                                  status=423, username=username, detail="account locked"))
-            return _too_many(423, "account_locked",
-                             "This account is locked after too many failed sign-ins. Wait until the lock ends "
-                             "or ask an administrator to unlock it.",
-                             (as_utc(user.locked_until) - now).total_seconds())
-        slow_after = int(cfg["LOGIN_SLOWDOWN_AFTER"])
-        if user is not None and user.failed_logins >= slow_after and user.last_failed_at is not None:
-            wait = float(cfg["LOGIN_SLOWDOWN_SECONDS"]) * 2 ** (user.failed_logins - slow_after)
-            remaining = (as_utc(user.last_failed_at) + dt.timedelta(seconds=min(wait, 300)) - now).total_seconds()
-            if remaining > 0:
-                session.add(audit_row("sign_in_failed", object_type="user", object_id=user.id, outcome="failure",
-                                      status=429, username=username, detail="slowed down"))
-                return _too_many(429, "too_many_attempts",
-                                 f"Several failed sign-ins in a row; wait {math.ceil(remaining)} s before trying "
-                                 "again.", remaining)
         ok = verify_password(password, user.password_hash if user is not None else None)
         session.add(LoginAttempt(at=now, username=username, client_address=address, success=ok))
         if not ok:
-            status, code, message = 401, "invalid_credentials", INVALID
-            if user is not None:
-                user.failed_logins = (user.failed_logins or 0) + 1
-                user.last_failed_at = now
-                if user.failed_logins >= int(cfg["LOGIN_LOCK_AFTER"]):
-                    user.locked_until = now + dt.timedelta(minutes=float(cfg["LOGIN_LOCK_MINUTES"]))
-                    log.warning("user id=%s locked for %s min after %d failed sign-ins", user.id,
-                                cfg["LOGIN_LOCK_MINUTES"], user.failed_logins)
-                    session.add(audit_row("lock", object_type="user", object_id=user.id, outcome="success",
-                                          status=423, username=username,
-                                          detail=f"{user.failed_logins} failed sign-ins"))
-                    status, code = 423, "account_locked"
-                    message = ("Too many failed sign-ins: this account is now locked for "
-                               f"{cfg['LOGIN_LOCK_MINUTES']} minutes. An administrator can unlock it.")
             session.add(audit_row("sign_in_failed", object_type="user",
-                                  object_id=user.id if user is not None else None, outcome="failure", status=status,
+                                  object_id=user.id if user is not None else None, outcome="failure", status=401,
                                   username=username, detail="wrong username or password"))
             log.info("failed sign-in (user id=%s)", user.id if user is not None else "unknown")
-            return error_response(status, code, message)
+            return error_response(401, "invalid_credentials", INVALID)
         if user.disabled:
             session.add(audit_row("sign_in_failed", object_type="user", object_id=user.id, outcome="failure",
                                   status=403, username=username, detail="account disabled"))
             return error_response(403, "account_disabled",
                                   "This account is disabled. Ask an administrator to enable it.")
-        user.failed_logins = 0
-        user.last_failed_at = None
         previous = g.get("auth_session")
         if previous is not None:  # signing in again replaces this browser's session
             old = session.get(AuthSession, previous.id)

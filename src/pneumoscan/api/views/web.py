@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, jsonify, send_from_directory
+from flask import Blueprint, g, jsonify, send_from_directory
 from werkzeug.routing import PathConverter
 from werkzeug.security import safe_join
 
@@ -52,10 +52,13 @@ def static_site(path: str):
     found = _resolve(web_dir, path)
     if found is None:
         if (web_dir / "404.html").is_file():
+            g.html_page = web_dir / "404.html"  # its CSP allows its own inline scripts (pneumoscan.api.edge)
             response = send_from_directory(web_dir, "404.html", max_age=0)
             response.status_code = 404
             return response
         raise ApiError(404, "not_found", f"No page /{path}.")
     rel, _ = found
+    if rel.endswith(".html"):
+        g.html_page = web_dir / rel  # its CSP allows its own inline scripts (pneumoscan.api.edge)
     cache = 31536000 if rel.startswith("_next/static/") else 0
     return send_from_directory(web_dir, rel, max_age=cache)
