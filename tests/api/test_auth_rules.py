@@ -47,6 +47,8 @@ EXPECTED: dict[str, str] = {
     "admin.update_user": "admin",
     "admin.reset_password": "admin",
     "admin.unlock_user": "admin",
+    "admin.list_user_tokens": "admin",
+    "admin.revoke_user_token": "admin",
     "admin.audit_log": "admin",
 }
 
@@ -94,6 +96,8 @@ def example(endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
         ("admin.reset_password", "POST"): (f"/api/admin/users/{u}/reset-password", {}),
         ("admin.unlock_user", "POST"): (f"/api/admin/users/{u}/unlock", {}),
         ("admin.audit_log", "GET"): ("/api/admin/audit?user=rules-clinician", {}),
+        ("admin.list_user_tokens", "GET"): (f"/api/admin/users/{ids['token_user']}/tokens", {}),
+        ("admin.revoke_user_token", "DELETE"): (f"/api/admin/users/{ids['token_user']}/tokens/{t}", {}),
     }[(endpoint, method)]
 
 
@@ -136,7 +140,8 @@ def seeded(app):
     with app.extensions["pneumoscan"].db.session() as session:
         user = find_user(session, "other-clinician")
         token = session.query(ApiToken).filter_by(user_id=find_user(session, "rules-clinician").id).one()
-        ids = {"patient": patient, "empty_patient": empty, "study": study, "user": user.id, "token": token.id}
+        ids = {"patient": patient, "empty_patient": empty, "study": study, "user": user.id, "token": token.id,
+               "token_user": token.user_id}
     return ids, clinician, admin
 
 

@@ -33,8 +33,13 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "psk_"
+TOKEN_DAYS = 90
+"""Default lifetime of an API token."""
+MAX_TOKEN_DAYS = 730
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_MIN_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline slow-hash scenario" (1e8 guesses)
+_ZXCVBN_MAX = 72
 
 
 class AccountError(ValueError):
@@ -85,6 +90,7 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEntry(Base):
@@ -162,8 +168,11 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 
 def generate_password() -> str:
-    """A random 20-character password (120 bits)."""
-    return secrets.token_urlsafe(15)
+    """A random 20-character password (120 bits) that the password rules accept."""
+    while True:
+        password = secrets.token_urlsafe(15)
+        if password_problem(password) is None:
+            return password
 
 
 def new_secret(prefix: str = "") -> tuple[str, str]:
@@ -194,12 +203,41 @@ def check_role(role: object) -> str:
     return str(role)
 
 
-def check_password(password: object) -> str:
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise AccountError(
-            f"A password must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters long; "
-            "leave it out to have one generated."
-        )
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """What is wrong with ``password`` under NIST SP 800-63B (section 5.1.1.2), or None when it is fine.
+
+    At least ``MIN_PASSWORD`` characters; not the username; and not common, breached or otherwise easy
+    to guess: zxcvbn (Dropbox's estimator, with its lists of the most common and breached passwords,
+    names, words and keyboard patterns) must estimate at least 10^8 guesses (score 3 of 4), with the
+    username and the service name counted as known words. Its first ``_ZXCVBN_MAX`` characters are
+    judged (zxcvbn's own limit; a longer password only gets harder).
+    """
+    if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
+        return f"A password must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters long."
+    if username and password.strip().lower() == username.strip().lower():
+        return "A password must not be the username."
+    from zxcvbn import zxcvbn
+
+    context = ["pneumoscan", "pneumonia", "xray"] + ([username] if username else [])
+    result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=context)
+    if result["score"] < _MIN_SCORE:
+        why = (result.get("feedback") or {}).get("warning") or "it is too easy to guess"
+        return f"This password is too easy to guess ({why.rstrip('.')})."
+    return None
+
+
+def check_password(password: object, username: str | None = None) -> str:
+    """``password`` when it passes ``password_problem``.
+
+    Raises:
+        AccountError: the problem, and how to choose a better one.
+    """
+    if not isinstance(password, str):
+        raise AccountError("A password must be a string; leave it out to have one generated.")
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise AccountError(f"{problem} Choose a passphrase of several unrelated words (at least {MIN_PASSWORD} "
+                           "characters), or leave it out to have one generated.")
     return password
 
 
@@ -217,7 +255,7 @@ def create_user(session: Session, username: str, role: str, password: str | None
     generated = None
     if password is None:
         password = generated = generate_password()
-    check_password(password)
+    check_password(password, username)
     if find_user(session, username) is not None:
         raise AccountError(f"The username {username!r} is taken; choose another one.")
     user = User(username=username, role=role, password_hash=hash_password(password), disabled=False,
@@ -229,15 +267,17 @@ def create_user(session: Session, username: str, role: str, password: str | None
 
 
 def set_password(session: Session, user: User, password: str | None = None) -> str | None:
-    """Give ``user`` a new password (generated when None, and then returned); ends their sessions."""
+    """Give ``user`` a new password (generated when None, and then returned); ends their sessions and
+    revokes their API tokens (whoever knew the old password may have made one)."""
     generated = None
     if password is None:
         password = generated = generate_password()
-    check_password(password)
+    check_password(password, user.username)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_sessions(session, user.id)
-    log.info("password reset for user id=%s", user.id)
+    revoked = revoke_tokens(session, user.id)
+    log.info("password reset for user id=%s (%d API tokens revoked)", user.id, revoked)
     return generated
 
 
@@ -248,8 +288,19 @@ def end_sessions(session: Session, user_id: int) -> None:
         row.ended_at = now
 
 
+def revoke_tokens(session: Session, user_id: int) -> int:
+    """Revoke every API token of ``user_id`` not yet revoked; returns how many."""
+    now = utcnow()
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)
+
+
 def set_disabled(session: Session, user: User, disabled: bool) -> None:
-    """Disable (ending every session of the user) or re-enable an account.
+    """Disable (ending every session and revoking every API token of the user) or re-enable an account.
+
+    Re-enabling brings nothing back: the user signs in again and makes new tokens.
 
     Raises:
         AccountError: it would leave no enabled admin.
@@ -259,6 +310,7 @@ def set_disabled(session: Session, user: User, disabled: bool) -> None:
     user.disabled = disabled
     if disabled:
         end_sessions(session, user.id)
+        revoke_tokens(session, user.id)
     log.info("user id=%s %s", user.id, "disabled" if disabled else "enabled")
 
 
@@ -278,12 +330,23 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new API token for ``user``; returns the row and the token (the only time it is seen)."""
+def create_token(session: Session, user: User, name: str,
+                 expires_in_days: object = TOKEN_DAYS) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, valid ``expires_in_days`` (default ``TOKEN_DAYS``, at most
+    ``MAX_TOKEN_DAYS``); returns the row and the token (the only time it is seen).
+
+    Raises:
+        AccountError: a bad name or lifetime (the message names the field).
+    """
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
         raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').")
+    if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
+            or not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"'expires_in_days' must be a whole number of days from 1 to {MAX_TOKEN_DAYS} "
+                           f"(default {TOKEN_DAYS}).")
     raw, hashed = new_secret(TOKEN_PREFIX)
-    token = ApiToken(user_id=user.id, name=name.strip(), token_hash=hashed, prefix=raw[:10])
+    token = ApiToken(user_id=user.id, name=name.strip(), token_hash=hashed, prefix=raw[:10],
+                     expires_at=utcnow() + dt.timedelta(days=expires_in_days))
     session.add(token)
     session.flush()
     log.info("created API token id=%s for user id=%s", token.id, user.id)

@@ -78,6 +78,8 @@ RULES: dict[str, str] = {
     "admin.update_user": "admin",
     "admin.reset_password": "admin",
     "admin.unlock_user": "admin",
+    "admin.list_user_tokens": "admin",
+    "admin.revoke_user_token": "admin",
     "admin.audit_log": "admin",
 }
 """Endpoint name -> ``public`` | ``predict`` | ``user`` | ``clinician`` | ``admin``."""
@@ -233,6 +235,9 @@ def _from_token(session: Session, raw: str) -> None:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(raw))) if raw else None
     if token is None or token.revoked_at is not None:
         g.auth_problem = "The API token is unknown or was revoked; create a new one (POST /api/auth/tokens)."
+        return
+    if token.expires_at is not None and as_utc(token.expires_at) <= utcnow():
+        g.auth_problem = "The API token has expired; create a new one (POST /api/auth/tokens)."
         return
     user = session.get(User, token.user_id)
     if user is None or user.disabled:

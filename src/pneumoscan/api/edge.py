@@ -180,7 +180,7 @@ def _security_headers(response):
     if request.path.startswith(PATIENT_DATA_PREFIXES):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
-        response.expires = None
+        headers.pop("Expires", None)
     return response
 
 

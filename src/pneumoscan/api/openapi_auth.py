@@ -25,7 +25,7 @@ def _errors(*statuses: int) -> dict[str, dict]:
     text = {400: "Missing or invalid field", 401: "Not signed in, or the credentials are no longer valid",
             403: "The role lacks the right, the account is disabled, or the CSRF token is missing",
             404: "Unknown id", 409: "Conflicts with existing users", 415: "Not JSON",
-            423: "The account is locked after failed sign-ins", 429: "Too many failed sign-ins: wait (Retry-After)"}
+            429: "Too many failed sign-ins: wait (Retry-After)"}
     return {str(s): _err(text[s]) for s in statuses}
 
 
@@ -46,7 +46,7 @@ def _schemas() -> dict[str, Any]:
             "user": _ref("User"), "csrf_token": {"type": "string"}, "expires_at": ts}},
         "ApiToken": {"type": "object", "required": ["id", "name", "prefix"], "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"}, "prefix": {"type": "string"},
-            "created_at": ts, "last_used_at": ts, "revoked_at": ts,
+            "created_at": ts, "last_used_at": ts, "revoked_at": ts, "expires_at": ts,
             "token": {"type": "string", "description": "only in the answer that creates it"}}},
         "UserWithPassword": {"type": "object", "required": ["user"], "properties": {
             "user": _ref("User"), "password": {"type": ["string", "null"],
@@ -69,7 +69,7 @@ def _paths() -> dict[str, Any]:
             "operationId": "login", "security": [],
             "requestBody": _body({"type": "object", "required": ["username", "password"], "properties": {
                 "username": {"type": "string"}, "password": {"type": "string"}}}),
-            "responses": {"200": _json(_ref("SignedIn"), "Signed in"), **_errors(400, 401, 403, 415, 423, 429)}}},
+            "responses": {"200": _json(_ref("SignedIn"), "Signed in"), **_errors(400, 401, 403, 415, 429)}}},
         "/api/auth/logout": {"post": {
             "summary": "Sign out: ends the session on the server", "operationId": "logout",
             "responses": {"200": _json({"type": "object"}, "Signed out"), **_errors(401, 403)}}},
@@ -81,8 +81,10 @@ def _paths() -> dict[str, Any]:
                         "items": {"type": "array", "items": _ref("ApiToken")}}}, "Tokens"), **_errors(401)}},
             "post": {"summary": "Create an API token; the answer holds the token, shown once",
                      "operationId": "createToken",
-                     "requestBody": _body({"type": "object", "required": ["name"],
-                                           "properties": {"name": {"type": "string"}}}),
+                     "requestBody": _body({"type": "object", "required": ["name"], "properties": {
+                         "name": {"type": "string"},
+                         "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 730,
+                                             "description": "lifetime (default 90 days)"}}}),
                      "responses": {"201": _json(_ref("ApiToken"), "Created"), **_errors(400, 401, 403, 415)}}},
         "/api/auth/tokens/{token_id}": {"delete": {
             "summary": "Revoke one of your API tokens", "operationId": "revokeToken",
@@ -114,6 +116,15 @@ def _paths() -> dict[str, Any]:
             "summary": "Lift a lock left by failed sign-ins (admin)", "operationId": "unlockUser",
             "parameters": [user_id],
             "responses": {"200": _json(_ref("User"), "Unlocked"), **_errors(401, 403, 404)}}},
+        "/api/admin/users/{user_id}/tokens": {"get": {
+            "summary": "A user's API tokens, newest first, never the secret (admin)", "operationId": "listUserTokens",
+            "parameters": [user_id],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "items": {"type": "array", "items": _ref("ApiToken")}}}, "Tokens"), **_errors(401, 403, 404)}}},
+        "/api/admin/users/{user_id}/tokens/{token_id}": {"delete": {
+            "summary": "Revoke one of a user's API tokens (admin)", "operationId": "revokeUserToken",
+            "parameters": [user_id, {"name": "token_id", "in": "path", "required": True, "schema": _ID}],
+            "responses": {"204": {"description": "Revoked"}, **_errors(401, 403, 404)}}},
         "/api/admin/audit": {"get": {
             "summary": "The audit log, newest first, filterable by user, patient, action and date (admin)",
             "operationId": "auditLog",

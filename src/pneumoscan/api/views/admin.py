@@ -1,5 +1,5 @@
-"""Administration (admin role): users (create, change role, disable/enable, reset password, unlock) and
-the audit log, filterable by user, patient, action and date."""
+"""Administration (admin role): users (create, change role, disable/enable, reset password, unlock), their
+API tokens (list, revoke) and the audit log, filterable by user, patient, action and date."""
 
 from __future__ import annotations
 
@@ -8,15 +8,25 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 
-from pneumoscan.api.accounts import AccountError, AuditEntry, User, create_user, find_user, set_disabled, set_password
+from pneumoscan.api import throttle
+from pneumoscan.api.accounts import (
+    AccountError,
+    ApiToken,
+    AuditEntry,
+    User,
+    create_user,
+    find_user,
+    set_disabled,
+    set_password,
+)
 from pneumoscan.api.accounts import unlock as unlock_account
 from pneumoscan.api.app import services
 from pneumoscan.api.auth import audit_row, write_audit
 from pneumoscan.api.errors import ApiError
-from pneumoscan.api.storage import iso
+from pneumoscan.api.storage import iso, utcnow
 from pneumoscan.api.uploads import int_arg, json_body
 from pneumoscan.api.views import MAX_ID
-from pneumoscan.api.views.auth import user_json
+from pneumoscan.api.views.auth import token_json, user_json
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -120,13 +130,49 @@ def reset_password(user_id: int):
 
 @bp.post("/users/<id:user_id>/unlock")
 def unlock_user(user_id: int):
+    """Forget the user's failed sign-ins, so that no slow-down is left for them from any address."""
     with services().db.session() as session:
         user = _user(session, user_id, "unlock")
         unlock_account(user)
-        session.add(audit_row("unlock", object_type="user", object_id=user.id, status=200))
+        forgiven = throttle.forgive(session, user.username)
+        session.add(audit_row("unlock", object_type="user", object_id=user.id, status=200,
+                              detail=f"{forgiven} failed sign-ins forgotten"))
         out = user_json(user)
     g.audit_done = True
     return jsonify(out)
+
+
+@bp.get("/users/<id:user_id>/tokens")
+def list_user_tokens(user_id: int):
+    """Every API token of a user, newest first (never the secret)."""
+    with services().db.session() as session:
+        user = _user(session, user_id, "view")
+        rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
+        items = [token_json(t) for t in rows]
+        session.add(audit_row("view", object_type="api_token", object_id=None, status=200,
+                              detail=f"tokens of user {user.id}"))
+    g.audit_done = True
+    return jsonify({"items": items})
+
+
+@bp.delete("/users/<id:user_id>/tokens/<id:token_id>")
+def revoke_user_token(user_id: int, token_id: int):
+    """Revoke one API token of a user (204; revoking one already revoked is a no-op)."""
+    with services().db.session() as session:
+        user = _user(session, user_id, "revoke")
+        token = session.get(ApiToken, token_id)
+        if token is None or token.user_id != user.id:
+            write_audit(audit_row("revoke", object_type="api_token", object_id=token_id, outcome="failure",
+                                  status=404))
+            g.audit_done = True
+            raise ApiError(404, "not_found", f"User {user_id} has no API token {token_id}. List them at "
+                           f"/api/admin/users/{user_id}/tokens.")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+        session.add(audit_row("revoke", object_type="api_token", object_id=token.id, status=204,
+                              detail=f"token of user {user.id}"))
+    g.audit_done = True
+    return "", 204
 
 
 def _date_arg(name: str, end: bool) -> dt.datetime | None:

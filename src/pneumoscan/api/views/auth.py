@@ -16,6 +16,7 @@ from sqlalchemy import select
 from pneumoscan.api import throttle
 from pneumoscan.api.accounts import (
     MAX_PASSWORD,
+    TOKEN_DAYS,
     AccountError,
     ApiToken,
     AuthSession,
@@ -67,6 +68,7 @@ def token_json(token: ApiToken) -> dict:
         "created_at": iso(token.created_at),
         "last_used_at": iso(token.last_used_at),
         "revoked_at": iso(token.revoked_at),
+        "expires_at": iso(token.expires_at),
     }
 
 
@@ -167,9 +169,10 @@ def create_api_token():
     with services().db.session() as session:
         user = session.get(User, g.user.id)
         try:
-            token, raw = create_token(session, user, body.get("name"))
+            token, raw = create_token(session, user, body.get("name"), body.get("expires_in_days", TOKEN_DAYS))
         except AccountError as exc:
-            raise ApiError(400, "invalid_field", str(exc), field="name") from None
+            field = "expires_in_days" if "expires_in_days" in str(exc) else "name"
+            raise ApiError(400, "invalid_field", str(exc), field=field) from None
         session.add(audit_row("create", object_type="api_token", object_id=token.id, status=201))
         out = {**token_json(token), "token": raw}
     g.audit_done = True

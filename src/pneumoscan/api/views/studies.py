@@ -211,7 +211,7 @@ def study_image(study_id: int):
     with services().db.session() as session:
         study = get_study(session, study_id)
         rel = study.display_path
-    return send_file(_stored_file(rel, "image", study_id), mimetype="image/png", max_age=86400)
+    return send_file(_stored_file(rel, "image", study_id), mimetype="image/png", max_age=0)  # no-store: see api.edge
 
 
 @bp.get("/<id:study_id>/original")
@@ -232,4 +232,4 @@ def study_heatmap(study_id: int):
         study = get_study(session, study_id)
         pred = study.prediction
         rel = pred.heatmap_path if pred is not None else None
-    return send_file(_stored_file(rel, "heatmap", study_id), mimetype="image/png", max_age=86400)
+    return send_file(_stored_file(rel, "heatmap", study_id), mimetype="image/png", max_age=0)  # no-store: see api.edge
