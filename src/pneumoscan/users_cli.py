@@ -116,7 +116,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     db = _database()
     with db.session() as session:
         user = _user_or_fail(session, args.username)
-        unlock(user)
+        unlock(session, user)
         _audit(session, "unlock", user)
     print(f"{args.username}: unlocked")
     return 0
@@ -159,7 +159,7 @@ def add_parser(sub) -> None:
     reset.add_argument("--password-stdin", action="store_true")
     reset.set_defaults(func=cmd_reset)
 
-    unlock = cmds.add_parser("unlock", help="lift a lock left by failed sign-ins")
+    unlock = cmds.add_parser("unlock", help="forget a user's failed sign-ins (no slow-down left)")
     unlock.add_argument("username")
     unlock.set_defaults(func=cmd_unlock)
 

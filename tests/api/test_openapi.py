@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -36,7 +37,7 @@ def seeded_app(app):
     return app
 
 
-FUZZ_CASES = 1100
+FUZZ_CASES = 1200
 """Generated requests in all, spread evenly over the operations (at least 1,000: issue 12)."""
 
 
@@ -81,5 +82,6 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error(seeded_
 
     for operation in operations:
         fuzz(operation)
+    logging.getLogger(__name__).info("schemathesis: %d cases over %d operations", count, len(operations))
     assert count >= 1000, count
     assert not failures, "\n".join(sorted(set(failures))[:20])

@@ -451,7 +451,8 @@ def test_sign_in_guards_patient_data(anon_page, credentials, shot):
 CSP_PROBE = """
     window.__cspViolations = [];
     document.addEventListener("securitypolicyviolation",
-        e => window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
+        e => window.__cspViolations.push(
+            `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
 """
 
 

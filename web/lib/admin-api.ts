@@ -4,7 +4,7 @@
  * state-changing requests carry the X-CSRF-Token header, failures become ApiErrors with the
  * server's own message.
  */
-import { z } from "zod";
+import { z } from "./zod";
 import { ApiError, request } from "./api";
 
 export const adminUserSchema = z.looseObject({

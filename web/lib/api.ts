@@ -3,7 +3,7 @@
  * every failure becomes an ApiError whose `message` is the server's own `error.message`
  * (shown verbatim by the UI), or plain words when the server could not be reached.
  */
-import { z } from "zod";
+import { z } from "./zod";
 import {
   apiErrorBodySchema,
   healthSchema,

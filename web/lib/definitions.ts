@@ -3,7 +3,7 @@
  * server's answers at the edge (lib/api.ts). The schemas are lenient where the contract leaves
  * room (nullable optional fields, unknown extra keys), strict where the UI depends on a field.
  */
-import { z } from "zod";
+import { z } from "./zod";
 
 /* ------------------------------------------------------------------ errors */
 

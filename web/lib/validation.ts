@@ -2,7 +2,7 @@
  * The new-examination form's validation (zod), with one plain message per field.
  * The form's raw values are strings (as typed); a valid form becomes a PatientCreate body.
  */
-import { z } from "zod";
+import { z } from "./zod";
 import { SEXES, type PatientCreate, type Sex } from "./definitions";
 import { ageOn, isoDay, isRealDate } from "./format";
 

@@ -314,11 +314,18 @@ def set_disabled(session: Session, user: User, disabled: bool) -> None:
     log.info("user id=%s %s", user.id, "disabled" if disabled else "enabled")
 
 
-def unlock(user: User) -> None:
+def unlock(session: Session, user: User) -> int:
+    """Forget ``user``'s failed sign-ins, so that the sign-in throttle holds nothing against them from any
+    address (and clear a lock left by an older version); returns how many failures were forgotten."""
+    from sqlalchemy import delete
+
     user.locked_until = None
     user.failed_logins = 0
     user.last_failed_at = None
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.username == user.username,
+                                                         LoginAttempt.success.is_(False)))
     log.info("user id=%s unlocked", user.id)
+    return result.rowcount or 0
 
 
 def count_admins(session: Session) -> int:

@@ -99,12 +99,3 @@ def _wait(failures: int, after: int, first: float, most: float) -> float:
     if failures < after:
         return 0.0
     return min(first * 2 ** min(failures - after, 30), most)
-
-
-def forgive(session: Session, username: str) -> int:
-    """Forget the failed attempts for ``username`` (an administrator's "unlock"); returns how many."""
-    from sqlalchemy import delete
-
-    result = session.execute(delete(LoginAttempt).where(LoginAttempt.username == username,
-                                                         LoginAttempt.success.is_(False)))
-    return result.rowcount or 0

@@ -8,7 +8,6 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 
-from pneumoscan.api import throttle
 from pneumoscan.api.accounts import (
     AccountError,
     ApiToken,
@@ -133,8 +132,7 @@ def unlock_user(user_id: int):
     """Forget the user's failed sign-ins, so that no slow-down is left for them from any address."""
     with services().db.session() as session:
         user = _user(session, user_id, "unlock")
-        unlock_account(user)
-        forgiven = throttle.forgive(session, user.username)
+        forgiven = unlock_account(session, user)
         session.add(audit_row("unlock", object_type="user", object_id=user.id, status=200,
                               detail=f"{forgiven} failed sign-ins forgotten"))
         out = user_json(user)
