@@ -60,3 +60,25 @@ def test_a_duplicate_mrn_is_refused_by_postgresql_too(pg_app):
     assert client.post("/api/patients", json=body).status_code == 201
     again = client.post("/api/patients", json=body)
     assert again.status_code == 422 and again.get_json()["error"]["code"] == "duplicate_mrn"
+
+
+def test_the_sign_in_throttle_and_token_life_cycle_work_on_postgresql(pg_app):
+    from .auth_helpers import PASSWORD, make_user
+
+    pg_app.config["LOGIN_SLOWDOWN_SECONDS"] = 30  # no wait ends during the test
+    make_user(pg_app, "pg-user")
+
+    def login(password: str, address: str) -> int:
+        client = pg_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return client.post("/api/auth/login", json={"username": "pg-user", "password": password}).status_code
+
+    assert [login("wrong password", "192.0.2.1") for _ in range(4)] == [401, 401, 401, 429]
+    assert login(PASSWORD, "192.0.2.2") == 200  # another source is not held back
+    admin = bearer_client(pg_app, "admin")
+    script = bearer_client(pg_app, "clinician", "pg-script")
+    user_id = next(u["id"] for u in admin.get("/api/admin/users").get_json()["items"] if u["username"] == "pg-script")
+    tokens = admin.get(f"/api/admin/users/{user_id}/tokens").get_json()["items"]
+    assert len(tokens) == 1 and tokens[0]["expires_at"] is not None
+    assert admin.post(f"/api/admin/users/{user_id}/reset-password").status_code == 200
+    assert script.get("/api/patients").status_code == 401
