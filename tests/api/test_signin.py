@@ -5,6 +5,7 @@ passwords follow NIST SP 800-63B. API tokens expire and die with a password rese
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from sqlalchemy import select
@@ -71,7 +72,7 @@ def test_one_address_is_refused_for_every_username_after_its_limit(app):
     assert _login(app, "innocent", PASSWORD, address="203.0.113.10").status_code == 200
 
 
-def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(app):
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(app, caplog):
     app.config["LOGIN_ADDRESS_LIMIT"] = 3
     make_user(app, "bob")
     # No trusted proxy: a client cannot pick its address by writing the header.
@@ -84,7 +85,9 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(app):
     for i in range(3):  # one client behind the proxy fails three times, even while faking the header
         _login(app, f"y{i}", address=proxy, **{"X-Forwarded-For": f"6.6.6.{i}, 198.51.100.20"})
     assert _login(app, "bob", PASSWORD, address=proxy, **{"X-Forwarded-For": "198.51.100.20"}).status_code == 429
-    other = _login(app, "bob", PASSWORD, address=proxy, **{"X-Forwarded-For": "198.51.100.21, 10.0.0.9"})
+    with caplog.at_level(logging.INFO, logger="pneumoscan.api.requests"):
+        other = _login(app, "bob", PASSWORD, address=proxy, **{"X-Forwarded-For": "198.51.100.21, 10.0.0.9"})
+    assert any(r.getMessage().startswith('198.51.100.21 "POST /api/auth/login"') for r in caplog.records)
     assert other.status_code == 200  # another user behind the same proxy (and a second proxy hop) is not refused
     with app.extensions["pneumoscan"].db.session() as session:
         addresses = {a.client_address for a in session.scalars(select(LoginAttempt))}

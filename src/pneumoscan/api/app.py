@@ -213,6 +213,8 @@ def _register_request_logging(app: Flask) -> None:
         given = request.headers.get("X-Request-ID", "")
         g.client_request_id = given if _REQUEST_ID.match(given) else ("<invalid>" if given else None)
 
+    from pneumoscan.api.auth import client_address  # the real client's, behind a trusted proxy
+
     @app.after_request
     def _log(response):
         started = g.get("request_started")
@@ -220,7 +222,7 @@ def _register_request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         request_log.info(
             '%s "%s %s" %s %s %.1fms id=%s%s',
-            request.remote_addr or "-", request.method, _loggable_path(),
+            client_address() or "-", request.method, _loggable_path(),
             response.status_code, response.content_length if response.content_length is not None else "-",
             ms, g.get("request_id", "-"),
             f" client_id={g.client_request_id}" if g.get("client_request_id") else "",
