@@ -72,7 +72,7 @@ def make_dicom(
     patient_name: str = "Doe^Jane",
     patient_id: str = "DCM-E2E-1",
     sex: str = "F",
-    birth_date: str = "20160229",
+    birth_date: str = "20200229",  # 4 years old on the study date: inside the intended 1-5 years
 ) -> Path:
     """A small, valid DX chest DICOM (PA) with patient tags, pixels from the synthetic generator."""
     import sys

@@ -260,7 +260,7 @@ def test_dicom_upload_prefills_the_patient(page, dicom_file, shot):
     expect(page.get_by_label("Patient name")).to_have_value("Jane Doe", timeout=60_000)
     expect(page.get_by_label("Patient ID (MRN)")).to_have_value("DCM-E2E-1")
     expect(page.get_by_label("Sex")).to_have_value("female")
-    expect(page.get_by_label("Birth date")).to_have_value("2016-02-29")
+    expect(page.get_by_label("Birth date")).to_have_value("2020-02-29")
     expect(page.get_by_label("Referring doctor")).to_have_value("Dr. Typed")
     expect(page.get_by_test_id("prefill-status")).to_contain_text("Filled in from the DICOM header")
     expect(page.get_by_alt_text("Preview of the chosen X-ray")).to_be_visible()

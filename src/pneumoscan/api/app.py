@@ -177,6 +177,10 @@ def load_model_card(run_dir: Path | None, predictor: Predictor) -> dict[str, Any
         card["threshold_rule_detail"] = rule
         card["threshold_rule"] = describe_threshold_rule(rule)
     card.setdefault("training_data", {"fingerprint": predictor.meta.get("data_fingerprint")})
+    # Where the model works: from the checkpoint, which is what refuses.
+    card["intended_population"] = predictor.population.to_dict() if predictor.population else None
+    check = predictor.population_check
+    card["population_check"] = check.summary() if check else None
     card.setdefault("metrics", {})
     figures: dict[str, str] = {}
     fig_dir = run_dir / "figures" if run_dir else None

@@ -6,8 +6,9 @@ the refusal gate fitted at training time. Nothing is re-typed here.
 - ``predict(image)`` / ``predict_batch(images)``: the model's answer (one forward pass per batch),
   with a Grad-CAM heatmap on request. No refusal: what ``pneumoscan predict`` prints.
 - ``screen(decoded)`` / ``screen_batch(decodeds)``: the same, behind the refusal chain (DICOM tags,
-  pixel checks, then the feature gate); raises ``NotChestXrayError`` for an image the model was
-  not made for. What the API serves.
+  the patient's age against the intended population, pixel checks, then the feature gate and the
+  population check on the model's own features); raises ``NotChestXrayError`` for an image the
+  model was not made for. What the API serves.
 
 Thread-safe: the model runs under one lock (Grad-CAM hooks the model, and on a CPU two forward
 passes at once only compete for the same cores). Several images passed together share one forward
@@ -30,8 +31,10 @@ from pneumoscan.data.decoding import DecodedImage, DicomInfo
 from pneumoscan.data.transforms import Preprocessing, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
+from pneumoscan.models.population import IntendedPopulation, PopulationCheck
 from pneumoscan.serving.batching import Coalescer
 from pneumoscan.serving.heatmap import grad_cam, overlay_png
+from pneumoscan.serving.population import age_from_dicom, check_age, image_outside
 from pneumoscan.serving.refusal import (
     NotChestXrayError,
     Refusal,
@@ -53,6 +56,7 @@ class Prediction:
         threshold: the decision threshold from the checkpoint.
         model_version: the checkpoint's version string.
         ood_distance: distance of the image's features to the training data (None without a gate).
+        population_score: the population check's P(another population) (None without a check).
         heatmap_png: Grad-CAM overlay PNG, when asked for.
         heatmap_class: the class the heatmap explains (the predicted label).
     """
@@ -62,6 +66,7 @@ class Prediction:
     threshold: float
     model_version: str
     ood_distance: float | None = None
+    population_score: float | None = None
     heatmap_png: bytes | None = field(default=None, repr=False)
     heatmap_class: str | None = None
 
@@ -108,6 +113,12 @@ class Predictor:
         self.threshold = float(meta["threshold"])
         self.model_version: str = str(meta["model_version"])
         self.gate: FeatureGate | None = FeatureGate.from_dict(meta["ood"]) if meta.get("ood") else None
+        self.population: IntendedPopulation | None = (
+            IntendedPopulation.from_dict(meta["intended_population"]) if meta.get("intended_population") else None
+        )
+        self.population_check: PopulationCheck | None = (
+            PopulationCheck.from_dict(meta["population_check"]) if meta.get("population_check") else None
+        )
         if self.gate is None:
             log.warning("checkpoint %s has no refusal gate: only the dedicated checks refuse images",
                         self.model_version)
@@ -167,6 +178,8 @@ class Predictor:
         feats, logits, _ = self._forward(batch)
         probs = torch.softmax(logits, 1)[:, 1].tolist()
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
+        pop = self.population_check
+        pop_scores = pop.score(feats) if (pop is not None and feats is not None) else None
         preds = [
             Prediction(
                 label=self.class_names[int(p >= self.threshold)],
@@ -174,6 +187,7 @@ class Predictor:
                 threshold=self.threshold,
                 model_version=self.model_version,
                 ood_distance=None if distances is None else float(distances[i]),
+                population_score=None if pop_scores is None else float(pop_scores[i]),
             )
             for i, p in enumerate(probs)
         ]
@@ -211,31 +225,57 @@ class Predictor:
 
     # --------------------------------------------------------------------------------- refusals
 
-    def check(self, image: Image.Image, dicom: DicomInfo | None = None) -> Refusal | None:
-        """The cheap checks only (DICOM tags, then pixels); no model run."""
-        return check_dicom_tags(dicom) or check_pixels(image)
+    def check(
+        self, image: Image.Image, dicom: DicomInfo | None = None, age_years: float | None = None
+    ) -> Refusal | None:
+        """The cheap checks only (DICOM tags, the age rule, then pixels); no model run.
+
+        Args:
+            image: the decoded image.
+            dicom: its DICOM tags, if any.
+            age_years: the patient's age when the request states it; otherwise the DICOM tags' age
+                (``PatientAge``, or birth date with study date) is used when present.
+        """
+        if age_years is not None:
+            age, source = age_years, "the request"
+        else:
+            age, source = age_from_dicom(dicom), "the DICOM tags"
+        return check_dicom_tags(dicom) or check_age(age, self.population, source) or check_pixels(image)
 
     def screen_batch(
-        self, decoded: Sequence[DecodedImage], heatmap: bool = False
+        self,
+        decoded: Sequence[DecodedImage],
+        heatmap: bool = False,
+        ages: Sequence[float | None] | None = None,
     ) -> list[Prediction | Refusal]:
         """Refuse what the model was not made for; predict the rest in one forward pass.
 
         Args:
             decoded: images from ``pneumoscan.data.decoding.decode_image``.
             heatmap: compute a Grad-CAM overlay for each accepted image.
+            ages: the patient's age in years for each image when known (None entries: unknown, the
+                DICOM tags are consulted).
 
         Returns:
             For each input, a ``Prediction`` or the ``Refusal`` that stopped it.
         """
-        results: list[Prediction | Refusal | None] = [self.check(d.image, d.dicom) for d in decoded]
+        ages = list(ages) if ages is not None else [None] * len(decoded)
+        if len(ages) != len(decoded):
+            raise ValueError(f"ages has {len(ages)} entries for {len(decoded)} images.")
+        results: list[Prediction | Refusal | None] = [
+            self.check(d.image, d.dicom, age) for d, age in zip(decoded, ages)
+        ]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             preds, batch = self._predictions([decoded[i].image for i in todo])
             accepted: list[int] = []  # positions within ``todo``
             for j, (i, pred) in enumerate(zip(todo, preds)):
                 gate = self.gate
+                pop = self.population_check
                 if gate is not None and pred.ood_distance is not None and pred.ood_distance > gate.threshold:
                     results[i] = out_of_distribution(pred.ood_distance, gate.threshold)
+                elif pop is not None and pred.population_score is not None and pred.population_score > pop.threshold:
+                    results[i] = image_outside(pred.population_score, pop.threshold, self.population)
                 else:
                     results[i] = pred
                     accepted.append(j)
@@ -246,13 +286,14 @@ class Predictor:
                     results[todo[j]] = pred
         return [r for r in results if r is not None]
 
-    def screen(self, decoded: DecodedImage, heatmap: bool = False) -> Prediction:
-        """Predict one decoded upload, or refuse it.
+    def screen(self, decoded: DecodedImage, heatmap: bool = False, age_years: float | None = None) -> Prediction:
+        """Predict one decoded upload, or refuse it (``age_years``: the patient's age when known).
 
         Raises:
-            NotChestXrayError: the image is not a frontal chest X-ray (``.refusal`` says why).
+            NotChestXrayError: the image is not a frontal chest X-ray, or is outside the intended
+                population (``.refusal`` says why).
         """
-        result = self.screen_batch([decoded], heatmap=heatmap)[0]
+        result = self.screen_batch([decoded], heatmap=heatmap, ages=[age_years])[0]
         if isinstance(result, Refusal):
             raise NotChestXrayError(result)
         return result

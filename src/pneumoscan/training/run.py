@@ -28,6 +28,7 @@ from pneumoscan.evaluation.metrics import evaluate_predictions
 from pneumoscan.evaluation.threshold import choose_threshold
 from pneumoscan.models.checkpoint import load_checkpoint, save_checkpoint
 from pneumoscan.models.ood import FeatureGate
+from pneumoscan.models.population import IntendedPopulation
 from pneumoscan.models.registry import backbone_info, build_model
 from pneumoscan.training.engine import (
     class_weights,
@@ -176,6 +177,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "weights_origin": backbone_info(mc.backbone).weights_origin if mc.weights == "imagenet" else mc.weights,
         "data_fingerprint": splits.fingerprint,
         "ood": gate.to_dict(),
+        "intended_population": intended_population(cfg).to_dict(),
         "pneumoscan_version": __version__,
     }
     save_checkpoint(out / "checkpoint.pt", model, meta)
@@ -209,6 +211,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "training": {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "monitor": tc.monitor, "best_val_score": result.best_score, "command": command},
         "refusal_gate": {"kind": "mahalanobis_pca", "threshold": gate.threshold, "quantile": gate.quantile},
+        "intended_population": meta["intended_population"],
         "metrics": {"model_selection": _summary(val_metrics)},
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
@@ -282,3 +285,10 @@ def _sample_grid(ds: LabelledImages, path: Path, seed: int) -> None:
 
 def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+
+
+def intended_population(cfg: ExperimentConfig) -> IntendedPopulation:
+    """The run's intended population from the config's ``population`` section."""
+    pc = cfg.population
+    views = tuple(v.strip().upper() for v in pc.views.split(",") if v.strip())
+    return IntendedPopulation(pc.age_min_years, pc.age_max_years, views, pc.description)
