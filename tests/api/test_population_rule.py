@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from .api_helpers import upload
@@ -29,7 +31,8 @@ def test_predict_names_a_bad_age_field(client, xray_png, raw):
 
 def test_a_study_uses_the_patients_stored_age_unless_the_form_states_one(client, xray_png):
     adult = client.post("/api/patients", json={"name": "Ada Adult", "mrn": "POP-1", "age_years": 40}).get_json()
-    kid = {"name": "Kim Kid", "mrn": "POP-2", "birth_date": "2023-01-15"}
+    three_years_ago = (dt.date.today() - dt.timedelta(days=3 * 365)).isoformat()
+    kid = {"name": "Kim Kid", "mrn": "POP-2", "birth_date": three_years_ago}
     child = client.post("/api/patients", json=kid).get_json()
     refused = client.post("/api/studies", data=upload(xray_png(2, False), patient_id=str(adult["id"])))
     assert refused.status_code == 422 and refused.get_json()["error"]["reason"] == "outside_intended_population"
