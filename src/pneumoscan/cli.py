@@ -122,6 +122,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_population_check(args: argparse.Namespace) -> int:
+    from pneumoscan.config import load_config
+    from pneumoscan.training.population import fit_population_check
+    from pneumoscan.training.run import intended_population
+
+    check = fit_population_check(
+        args.run_dir, args.data, args.outside, args.out or args.run_dir,
+        sources=[s for s in (args.sources or "").split(",") if s],
+        licence_prefix=args.licence_prefix,
+        max_inside=args.max_inside,
+        refused_inside=args.refused_inside,
+        c=args.c,
+        held_out=[s for s in (args.held_out or "").split(",") if s],
+        population=intended_population(load_config(args.config)) if args.config else None,
+        progress=not args.no_progress,
+    )
+    print(f"population check: threshold {check.threshold:.4f}, fitted on {', '.join(check.fitted_on)}; "
+          f"written to {args.out or args.run_dir}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
@@ -178,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, required=True)
     ex.add_argument("--half", action="store_true")
     ex.set_defaults(func=cmd_export)
+
+    pc = sub.add_parser("population-check",
+                        help="fit the check that refuses X-rays from another population (adults, other sites)")
+    pc.add_argument("run_dir", type=Path)
+    pc.add_argument("--data", type=Path, required=True, help="the data folder the run was trained on")
+    pc.add_argument("--outside", type=Path, required=True, help="a folder of outside images or a CSV manifest")
+    pc.add_argument("--sources", help="comma-separated manifest sources to use as outside images")
+    pc.add_argument("--licence-prefix", default="", help="keep manifest rows whose licence starts with this")
+    pc.add_argument("--held-out", help="comma-separated sources kept out of fitting, recorded on the card")
+    pc.add_argument("--max-inside", type=int, default=1200, help="random training images used as inside")
+    pc.add_argument("--refused-inside", type=float, default=0.01, help="share of the validation split refused")
+    pc.add_argument("--c", type=float, default=0.1, help="inverse regularisation of the logistic regression")
+    pc.add_argument("--config", type=Path, help="YAML whose population section states the intended population")
+    pc.add_argument("--out", type=Path, help="write the run with the check here (default: in place)")
+    pc.add_argument("--no-progress", action="store_true")
+    pc.set_defaults(func=cmd_population_check)
 
     sv = sub.add_parser("serve", help="serve the API and web app with gunicorn")
     sv.add_argument("run_dir", type=Path)

@@ -6,7 +6,7 @@ Two parts travel in the checkpoint meta and the model card:
 - ``IntendedPopulation``: the ages and views the model was validated on (defaults from the training
   data's description, overridable in the config). A request whose patient age is known and falls
   outside it is refused before the model runs.
-- ``PopulationCheck``: a logistic regression on the model's own pooled backbone features, fitted
+- ``PopulationCheck``: a logistic regression on the model's own features (every block's mean), fitted
   with the training population's X-rays as "inside" and X-rays of another population (adults,
   other hospitals) as "outside". Most uploads carry no age; this check looks at the image itself.
   Its threshold is set on held-out inside images (a small refused share), never on a test split.
@@ -79,10 +79,11 @@ def _fmt(x: float) -> str:
 
 @dataclass
 class PopulationCheck:
-    """P(image comes from another population) from pooled backbone features.
+    """P(image comes from another population) from the model's own features.
 
     A standardised logistic regression: ``score = sigmoid(((x - mean) / scale) @ coef + intercept)``.
-    Refuse when ``score > threshold``.
+    Refuse when ``score > threshold``. ``features`` names its input: ``block_means`` (the spatial
+    mean of every backbone block's output, ``PneumoniaNet.features_and_block_means``) or ``pooled``.
     """
 
     mean: np.ndarray  # (D,)
@@ -93,6 +94,7 @@ class PopulationCheck:
     fitted_on: list[str] = field(default_factory=list)
     held_out: list[str] = field(default_factory=list)
     target_refused_inside: float = 0.01
+    features: str = "block_means"
 
     @classmethod
     def fit(
@@ -105,6 +107,7 @@ class PopulationCheck:
         c: float = 0.1,
         fitted_on: Sequence[str] = (),
         held_out: Sequence[str] = (),
+        features: str = "block_means",
     ) -> PopulationCheck:
         """Fit inside vs outside features; threshold so ``refused_inside`` of ``threshold_inside`` is refused.
 
@@ -143,6 +146,7 @@ class PopulationCheck:
             fitted_on=list(fitted_on),
             held_out=list(held_out),
             target_refused_inside=float(refused_inside),
+            features=features,
         )
         check.threshold = float(np.quantile(check.score(threshold_inside), 1.0 - refused_inside))
         return check
@@ -167,6 +171,7 @@ class PopulationCheck:
             "fitted_on": list(self.fitted_on),
             "held_out": list(self.held_out),
             "target_refused_inside": self.target_refused_inside,
+            "features": self.features,
         }
 
     def summary(self) -> dict:
@@ -177,6 +182,7 @@ class PopulationCheck:
             "fitted_on": list(self.fitted_on),
             "held_out": list(self.held_out),
             "target_refused_inside": self.target_refused_inside,
+            "features": self.features,
         }
 
     @classmethod
@@ -190,4 +196,5 @@ class PopulationCheck:
             fitted_on=list(d.get("fitted_on", [])),
             held_out=list(d.get("held_out", [])),
             target_refused_inside=float(d.get("target_refused_inside", 0.01)),
+            features=str(d.get("features", "block_means")),
         )

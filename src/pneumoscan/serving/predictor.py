@@ -143,43 +143,52 @@ class Predictor:
         """The checkpoint's eval transform applied to each image, stacked into one batch."""
         return torch.stack([self.transform(im) for im in images])
 
-    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor]:
-        """Pooled features and logits of one (possibly merged) batch, under the model lock."""
+    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
+        """Pooled features, logits and (for the population check) block means of one (possibly
+        merged) batch, under the model lock."""
         model = self.model
         has_parts = hasattr(model, "backbone") and hasattr(model, "head")
+        want_means = has_parts and self.population_check is not None and self.population_check.features == "block_means"
+        means = None
         with self._lock, torch.inference_mode():
-            feats = model.backbone(batch.to(self.device)) if has_parts else None
-            logits = model.head(feats) if has_parts else model(batch.to(self.device))
-        return (None if feats is None else feats.float().cpu().numpy()), logits.float().cpu()
+            x = batch.to(self.device)
+            if want_means:
+                feats, means = model.features_and_block_means(x)
+            else:
+                feats = model.backbone(x) if has_parts else None
+            logits = model.head(feats) if has_parts else model(x)
+        as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
+        return as_np(feats), logits.float().cpu(), as_np(means)
 
     def _forward(
         self, batch: torch.Tensor, cam_targets: Sequence[int] | None = None
-    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
-        """Pooled features, logits and (with ``cam_targets``) Grad-CAMs for a batch.
+    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None, np.ndarray | None]:
+        """Pooled features, logits, (with ``cam_targets``) Grad-CAMs and block means for a batch.
 
         Without CAMs the batch goes through the coalescer: batches that other threads submit at the
         same time share the forward pass. Grad-CAM runs alone under the model lock (it hooks the model).
         """
         if cam_targets is None:
-            feats, logits = self._coalescer.submit(batch)
-            return feats, logits, None
+            feats, logits, means = self._coalescer.submit(batch)
+            return feats, logits, None, means
         with self._lock:
             cams, logits = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), cam_targets)
-        return None, logits.float().cpu(), cams
+        return None, logits.float().cpu(), cams, None
 
     def probabilities(self, images: Sequence[Image.Image]) -> list[float]:
         """Probability of PNEUMONIA for each image, in one batch."""
-        _, logits, _ = self._forward(self.preprocess(images))
+        _, logits, _, _ = self._forward(self.preprocess(images))
         return torch.softmax(logits, 1)[:, 1].tolist()
 
     def _predictions(self, images: Sequence[Image.Image]) -> tuple[list[Prediction], torch.Tensor]:
         """Predictions without heatmaps, and the preprocessed batch (for ``_add_heatmaps``)."""
         batch = self.preprocess(images)
-        feats, logits, _ = self._forward(batch)
+        feats, logits, _, means = self._forward(batch)
         probs = torch.softmax(logits, 1)[:, 1].tolist()
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
         pop = self.population_check
-        pop_scores = pop.score(feats) if (pop is not None and feats is not None) else None
+        pop_input = means if (pop is not None and pop.features == "block_means") else feats
+        pop_scores = pop.score(pop_input) if (pop is not None and pop_input is not None) else None
         preds = [
             Prediction(
                 label=self.class_names[int(p >= self.threshold)],
@@ -198,7 +207,7 @@ class Predictor:
     ) -> list[Prediction]:
         """Grad-CAM of each image's predicted class, as an overlay PNG on the image."""
         targets = [self.class_names.index(p.label) for p in preds]
-        _, _, cams = self._forward(batch, cam_targets=targets)
+        _, _, cams, _ = self._forward(batch, cam_targets=targets)
         return [
             replace(pred, heatmap_png=overlay_png(image, cams[i], self.preprocessing), heatmap_class=pred.label)
             for i, (image, pred) in enumerate(zip(images, preds))
