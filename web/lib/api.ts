@@ -85,6 +85,13 @@ export function isUnauthorized(e: unknown): boolean {
   return isApiError(e) && e.status === 401;
 }
 
+/** Fired by data loaders that got a 401, so that the app (AuthProvider) notices the session has ended. */
+export const UNAUTHORIZED_EVENT = "pneumoscan:unauthorized";
+
+export function notifyUnauthorized(): void {
+  if (typeof window !== "undefined") window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+}
+
 /* ------------------------------------------------------------------ CSRF */
 
 export const CSRF_COOKIE = "pneumoscan_csrf";
@@ -191,14 +198,22 @@ export async function request<S extends z.ZodType>(
   return parsed.data;
 }
 
+/** RequestInit for a request with a JSON body (or none), for ``request``. */
+export function jsonInit(method: string, body?: unknown, signal?: AbortSignal): RequestInit {
+  return body === undefined
+    ? { method, signal }
+    : { method, signal, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+}
+
 /* ------------------------------------------------------------------ endpoints */
 
 export async function login(username: string, password: string): Promise<LoginResult> {
-  const result = await request("/api/auth/login", loginResultSchema, "signing in", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
+  const result = await request(
+    "/api/auth/login",
+    loginResultSchema,
+    "signing in",
+    jsonInit("POST", { username, password }),
+  );
   rememberCsrfToken(result.csrf_token);
   return result;
 }
@@ -233,11 +248,7 @@ export function inspectImage(file: File, signal?: AbortSignal): Promise<InspectR
 }
 
 export function createPatient(body: PatientCreate): Promise<Patient> {
-  return request("/api/patients", patientSchema, "the new patient", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  return request("/api/patients", patientSchema, "the new patient", jsonInit("POST", body));
 }
 
 export function listPatients(

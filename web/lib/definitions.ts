@@ -259,3 +259,37 @@ export const meSchema = z.looseObject({
   expires_at: z.string().nullish(),
 });
 export type Me = z.infer<typeof meSchema>;
+
+/* ------------------------------------------------------------------ administration */
+
+/** GET /api/admin/users. */
+export const userListSchema = z.looseObject({ items: z.array(userSchema) });
+
+/** POST /api/admin/users and .../reset-password: the user, and the generated password (shown once). */
+export const userWithPasswordSchema = z.looseObject({ user: userSchema, password: z.string().nullish() });
+export type UserWithPassword = z.infer<typeof userWithPasswordSchema>;
+
+export const auditEntrySchema = z.looseObject({
+  id: z.number().int(),
+  at: z.string(),
+  user_id: z.number().int().nullish(),
+  username: z.string().nullish(),
+  action: z.string(),
+  object_type: z.string().nullish(),
+  object_id: z.number().int().nullish(),
+  patient_id: z.number().int().nullish(),
+  outcome: z.string(),
+  status: z.number().int().nullish(),
+  client_address: z.string().nullish(),
+  detail: z.string().nullish(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/** GET /api/admin/audit. */
+export const auditPageSchema = z.looseObject({
+  items: z.array(auditEntrySchema),
+  total: z.number().int(),
+  page: z.number().int(),
+  per_page: z.number().int(),
+});
+export type AuditPage = z.infer<typeof auditPageSchema>;

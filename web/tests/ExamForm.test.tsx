@@ -94,19 +94,20 @@ describe("ExamForm validation", () => {
     expect(api.createPatient).not.toHaveBeenCalled();
   });
 
-  it("rejects a birth date before 1900", async () => {
+  it("rejects a birth date before the server's earliest (1 January, 130 years back)", async () => {
     const { user } = setup();
     await fillValid(user);
-    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "1899-12-31" } });
+    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "1893-12-31" } });
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
-    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateTooOld);
+    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateTooOld("1894-01-01"));
+    expect(screen.getByLabelText("Birth date")).toHaveAttribute("min", "1894-01-01");
   });
 
   it("rejects an age out of range", async () => {
     const { api, user } = setup();
     await fillValid(user);
     fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "" } });
-    await user.type(screen.getByLabelText("Age (years)"), "150");
+    await user.type(screen.getByLabelText("Age (years)"), "131");
     await chooseImage(user);
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
     expect(fieldError("Age (years)")).toBe(MESSAGES.ageRange);

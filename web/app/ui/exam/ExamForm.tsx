@@ -18,7 +18,8 @@ import {
   EMPTY_PATIENT_FORM,
   FIELD_ORDER,
   MESSAGES,
-  MIN_BIRTH_DATE,
+  PATIENT_LIMITS,
+  minBirthDate,
   validatePatientForm,
   type FormErrors,
   type FormField,
@@ -479,7 +480,7 @@ export function ExamForm({
                   id={FIELD_IDS.birth_date}
                   name="birth_date"
                   type="date"
-                  min={MIN_BIRTH_DATE}
+                  min={minBirthDate(today ?? new Date())}
                   max={todayIso}
                   value={values.birth_date}
                   onChange={(e) => setField("birth_date", e.target.value)}
@@ -494,7 +495,7 @@ export function ExamForm({
                   type="number"
                   inputMode="numeric"
                   min={0}
-                  max={120}
+                  max={PATIENT_LIMITS.maxAgeYears}
                   step={1}
                   value={values.age_years}
                   onChange={(e) => setField("age_years", e.target.value)}
