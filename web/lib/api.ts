@@ -50,6 +50,8 @@ export class ApiError extends Error {
   readonly field: string | null;
   /** duplicate_mrn: the patient who already has that MRN. */
   readonly patientId: number | null;
+  /** Refusals: the measures behind the decision, as the server sent them. */
+  readonly detail: Record<string, unknown> | null;
 
   constructor(opts: {
     message: string;
@@ -59,6 +61,7 @@ export class ApiError extends Error {
     kind?: ApiErrorKind;
     field?: string | null;
     patientId?: number | null;
+    detail?: Record<string, unknown> | null;
   }) {
     super(opts.message);
     this.name = "ApiError";
@@ -68,6 +71,7 @@ export class ApiError extends Error {
     this.kind = opts.kind ?? "http";
     this.field = opts.field ?? null;
     this.patientId = opts.patientId ?? null;
+    this.detail = opts.detail ?? null;
   }
 
   /** 422 not_chest_xray: the server looked at the image and refused to read it. */
@@ -141,6 +145,10 @@ export function errorFromBody(status: number, statusText: string, bodyText: stri
       reason: e.reason ?? env.data.reason ?? null,
       field: e.field ?? null,
       patientId: e.patient_id ?? null,
+      detail:
+        typeof e.detail === "object" && e.detail !== null && !Array.isArray(e.detail)
+          ? (e.detail as Record<string, unknown>)
+          : null,
     });
   }
   const text = statusText ? `${status} ${statusText}` : String(status);
