@@ -309,6 +309,31 @@ def test_model_card(page, e2e_server, shot):
     assert not _overflowing(page), ("the model card scrolls sideways at a phone's width", _overflowing(page))
 
 
+def test_age_outside_the_population_is_warned_before_upload(page, e2e_server, shot):
+    """Typing an age outside the run's intended population warns at once, in plain words, before any upload;
+    the model card shows that population."""
+    from playwright.sync_api import expect
+
+    card = requests.get(f"{e2e_server}/api/model", timeout=10).json()
+    pop = card.get("intended_population")
+    if not pop:
+        pytest.skip("this run's model card states no intended_population (a run made before issue 10)")
+    low, high = int(pop["age_min_years"]), int(pop["age_max_years"])
+    page.goto("/exam/")
+    age = page.get_by_label("Age (years)")
+    age.fill(str(high + 1))
+    warning = page.get_by_test_id("population-warning")
+    expect(warning).to_contain_text(f"aged {low}–{high} years; this patient is {high + 1} years old")
+    expect(warning).to_contain_text("Read the film without PneumoScan")
+    assert not _axe_violations(page), _axe_violations(page)
+    shot(page, "14_population_warning")
+    age.fill(str(low))
+    expect(warning).to_be_hidden()
+
+    page.goto("/model/")
+    expect(page.get_by_test_id("population-ages")).to_contain_text(f"{low} to {high} years")
+
+
 def test_api_errors_are_shown_verbatim(page, e2e_server, api, shot):
     from playwright.sync_api import expect
 
