@@ -21,12 +21,10 @@ import { ImageStep, useChosenImage } from "./ImageStep";
 import { ExistingPatient, FIELD_IDS, FIELD_LABELS, PatientFields, PopulationWarning } from "./PatientFields";
 import { SubmitError } from "./SubmitError";
 import { SubmitProgress } from "./SubmitProgress";
-import { useExamSubmit } from "./useExamSubmit";
+import { useExamSubmit, type ExamApi } from "./useExamSubmit";
 
 export { FIELD_IDS };
-
-/** The API calls the form makes; injectable so that tests need no network. */
-export type ExamApi = Pick<typeof realApi, "inspectImage" | "createPatient" | "uploadStudy">;
+export type { ExamApi };
 
 /** DICOM tags -> the form fields they can fill in. */
 function dicomValues(tags: DicomTags | null | undefined): Partial<PatientFormValues> {

@@ -5,10 +5,13 @@
  * render that follows a phase change (no timers: the effect runs once disabled fields are enabled).
  */
 import { useEffect, useReducer, useRef } from "react";
+import type * as api from "@/lib/api";
 import { errorMessage, isApiError, type ApiError } from "@/lib/api";
 import type { Patient, PatientCreate, Study } from "@/lib/definitions";
 import { FIELD_ORDER, type FormField } from "@/lib/validation";
-import type { ExamApi } from "./ExamForm";
+
+/** The API calls an examination makes; injectable so that tests need no network. */
+export type ExamApi = Pick<typeof api, "inspectImage" | "createPatient" | "uploadStudy">;
 
 /**
  * editing: the form takes input. reading_image: "Analyse" was pressed while /api/inspect was
