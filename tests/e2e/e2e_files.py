@@ -66,6 +66,17 @@ def make_photograph(path: Path) -> Path:
     return path
 
 
+CHILD_AGE_YEARS = 4
+"""The stories' patients are this old: inside the shipped model's pediatric population, so no refusal for age."""
+
+
+def child_birth_date() -> str:
+    """A birth date (1 January) that makes the patient CHILD_AGE_YEARS old on any day of this year."""
+    import datetime as dt
+
+    return f"{dt.date.today().year - CHILD_AGE_YEARS}-01-01"
+
+
 def make_dicom(
     path: Path,
     *,
