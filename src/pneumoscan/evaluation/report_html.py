@@ -36,7 +36,7 @@ below describe only the answered NORMAL and PNEUMONIA images. Intervals are 95% 
 <h2>Metrics on the answered images (NORMAL {{ r.metrics_n.NORMAL }}, PNEUMONIA {{ r.metrics_n.PNEUMONIA }})</h2>
 <table><tr><th>metric</th><th>value</th><th>95% CI</th></tr>
 {% for k in ["auc", "sensitivity", "specificity", "ppv", "npv", "accuracy", "brier"] %}{% set m = r.metrics[k] %}
-<tr><td>{{ k | upper if k in ["auc", "ppv", "npv"] else k }}</td>
+<tr><td>{{ names[k] }}</td>
 {% if m %}<td>{{ num(m.value) }}</td><td>{{ num(m.ci_low) }}–{{ num(m.ci_high) }}</td>
 {% else %}<td colspan="2" class="muted">not available: {{ r.null_reasons[k] }}</td>{% endif %}</tr>
 {% endfor %}</table>
@@ -66,6 +66,10 @@ PneumoScan is a screening aid and does not replace a clinician's diagnosis.</p>
 """
 
 
+_NAMES = {"auc": "AUC", "sensitivity": "sensitivity", "specificity": "specificity", "ppv": "PPV", "npv": "NPV",
+          "accuracy": "accuracy", "brier": "Brier score"}
+
+
 def _num(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
 
@@ -85,4 +89,4 @@ def _ci(m: dict | None) -> str:
 def render_summary(report: dict) -> str:
     """The HTML page for ``report`` (values escaped; figures referenced by relative file name)."""
     env = Environment(autoescape=True)
-    return env.from_string(_TEMPLATE).render(r=report, num=_num, pct=_pct, ci=_ci)
+    return env.from_string(_TEMPLATE).render(r=report, num=_num, pct=_pct, ci=_ci, names=_NAMES)
