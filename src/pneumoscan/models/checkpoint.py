@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,18 @@ def save_checkpoint(path: str | Path, model: PneumoniaNet, meta: dict, half: boo
     torch.save({"state_dict": state, "meta": meta}, tmp)
     tmp.replace(path)
     return path
+
+
+def checkpoint_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of ``checkpoint.pt`` (``path`` is the file or its run folder): the exact weights."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[PneumoniaNet, dict]:

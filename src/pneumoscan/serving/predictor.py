@@ -32,6 +32,7 @@ from pneumoscan.data.transforms import Preprocessing, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.population import IntendedPopulation, PopulationCheck
+from pneumoscan.models.recalibration import Recalibration
 from pneumoscan.serving.batching import Coalescer
 from pneumoscan.serving.heatmap import grad_cam, overlay_png
 from pneumoscan.serving.population import age_from_dicom, check_age, image_outside
@@ -111,6 +112,7 @@ class Predictor:
         self.transform = eval_transform(self.preprocessing)
         self.class_names: list[str] = list(meta["class_names"])
         self.threshold = float(meta["threshold"])
+        self.recalibration = Recalibration.from_dict(meta.get("recalibration"))
         self.model_version: str = str(meta["model_version"])
         self.gate: FeatureGate | None = FeatureGate.from_dict(meta["ood"]) if meta.get("ood") else None
         self.population: IntendedPopulation | None = (
@@ -175,16 +177,20 @@ class Predictor:
             cams, logits = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), cam_targets)
         return None, logits.float().cpu(), cams, None
 
+    def _probabilities(self, logits: torch.Tensor) -> list[float]:
+        """P(pneumonia) from the logits, through the site's recalibration when the run has one."""
+        return self.recalibration.apply(torch.softmax(logits, 1)[:, 1].numpy()).tolist()
+
     def probabilities(self, images: Sequence[Image.Image]) -> list[float]:
         """Probability of PNEUMONIA for each image, in one batch."""
         _, logits, _, _ = self._forward(self.preprocess(images))
-        return torch.softmax(logits, 1)[:, 1].tolist()
+        return self._probabilities(logits)
 
     def _predictions(self, images: Sequence[Image.Image]) -> tuple[list[Prediction], torch.Tensor]:
         """Predictions without heatmaps, and the preprocessed batch (for ``_add_heatmaps``)."""
         batch = self.preprocess(images)
         feats, logits, _, means = self._forward(batch)
-        probs = torch.softmax(logits, 1)[:, 1].tolist()
+        probs = self._probabilities(logits)
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
         pop = self.population_check
         pop_input = means if (pop is not None and pop.features == "block_means") else feats

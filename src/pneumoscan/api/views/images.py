@@ -57,7 +57,8 @@ def predict():
         pred = svc.predictor.screen(decoded, heatmap=want_heatmap, age_years=age)
     except NotChestXrayError as exc:
         raise refusal_error(exc.refusal) from exc
-    body = {**pred.to_dict(), "model_id": svc.model_id, "sha256": upload.sha256}
+    body = {**pred.to_dict(), "model_id": svc.model_id, "operating_point": svc.model_card["operating_point"]["label"],
+            "sha256": upload.sha256}
     if want_heatmap and pred.heatmap_png is not None:
         body["heatmap"] = png_data_url(pred.heatmap_png)
     return jsonify(body)
