@@ -127,9 +127,12 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
         ("no_label_column", r"lacks the column\(s\) label .* header must be file,label"),
         ("empty_dir", r"No images found in .* label subfolders \(NORMAL/, PNEUMONIA/"),
         ("unknown_source", r"No rows of .* have source 'zzz'\. Sources: "),
+        ("dataset_root", r"holds the split folders test, train, val, not label folders\. Pass one split, e\.g\. "
+                         r"--data .*val"),
     ],
 )
-def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run, site_images, tmp_path, capsys):
+def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run, site_images, synthetic_dataset,
+                                                       tmp_path, capsys):
     real = sorted((site_images / "NORMAL").glob("IM-*.png"))[0].relative_to(site_images).as_posix()
     extra: list[str] = []
     if case == "missing_file":
@@ -139,6 +142,8 @@ def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run,
         data = _write_csv(site_images / "typo.csv", [{"file": real, "label": "PNEUMONA"}])
     elif case == "no_label_column":
         data = _write_csv(site_images / "nolabel.csv", [{"file": real, "diagnosis": "NORMAL"}])
+    elif case == "dataset_root":
+        data = synthetic_dataset
     elif case == "empty_dir":
         data = tmp_path / "empty"
         (data / "NORMAL").mkdir(parents=True)

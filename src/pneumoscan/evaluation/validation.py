@@ -190,7 +190,12 @@ def load_labelled_set(data: str | Path, source: str | None = None) -> LabelledSe
 
 def _read_folder(root: Path) -> LabelledSet:
     files: list[LabelledFile] = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p)):
+    subs = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+    splits = [p.name for p in subs if p.name.lower() in ("train", "val", "test")]
+    if splits:
+        raise ValidationInputError(f"{root} holds the split folders {', '.join(splits)}, not label folders. Pass one "
+                                   f"split, e.g. --data {root / splits[-1]}.")
+    for sub in subs:
         label = _norm_label(sub.name, f"Folder {sub}")
         for path in sorted(sub.rglob("*")):
             if path.is_file() and path.suffix.lower() in FILE_EXTENSIONS and not is_hidden(path):
