@@ -183,11 +183,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     predictor = _site_predictor(args.run_dir, device=args.device)
     name = source_slug(args.source_name or args.source or default_source_name(args.data))
     out = args.out if args.out is not None else Path(args.run_dir) / "validation" / name
-    run_info = {"path": str(args.run_dir), "model_version": predictor.model_version,
+    run_info = {"path": Path(args.run_dir).name, "model_version": predictor.model_version,
                 "model_id": f"sha256:{checkpoint_sha256(args.run_dir)}",
                 "operating_point": operating_point(predictor.meta)["label"]}
     r = validate(predictor, args.data, out, source=args.source, source_name=name, run_info=run_info,
-                 progress=not args.no_progress, n_boot=args.bootstrap, batch_size=args.batch_size)
+                 progress=not args.no_progress, n_boot=args.bootstrap, batch_size=args.batch_size,
+                 use_ages=not args.ignore_ages)
     refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
     print(f"{r['source']}: {r['n']} images, {r['answered']} answered, refused: {refused}")
     for label, c in r["by_class"].items():
@@ -274,6 +275,8 @@ def add_site_parsers(sub) -> None:
     where.add_argument("--attach", action="store_true", help="write it into RUN/validation/<source>/")
     va.add_argument("--source-name", help="the name the report carries (default --source or the folder name)")
     va.add_argument("--batch-size", type=int, default=32)
+    va.add_argument("--ignore-ages", action="store_true",
+                    help="do not pass the manifest's ages (measure the image checks alone, as for uploads without age)")
     va.set_defaults(func=cmd_validate)
 
     ca = sub.add_parser("calibrate", help="copy a run with its operating point set on a site's labelled images")

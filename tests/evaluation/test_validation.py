@@ -182,3 +182,20 @@ def test_validation_goes_through_the_predictors_refusal_chain(tiny_run, site_ima
             assert row["status"] == "refused" and row["reason"] == result.reason
         else:
             assert float(row["probability"]) == pytest.approx(result.probability, abs=1e-6)
+
+
+def test_manifest_ages_meet_the_age_rule_unless_ignored(tiny_run, manifest, tmp_path):
+    rows = list(csv.DictReader(manifest.open()))
+    adults = sum(1 for row in rows if row["age"] in ("45Y", "70"))
+    reports = {}
+    for flag in ([], ["--ignore-ages"]):
+        out = tmp_path / ("ignored" if flag else "used")
+        assert main(["validate", str(tiny_run), "--data", str(manifest), "--out", str(out), "--no-progress",
+                     "--bootstrap", "20", *flag]) == 0
+        reports[bool(flag)] = json.loads((out / "report.json").read_text())
+    used, ignored = reports[False], reports[True]
+    undecodable = sum(k for r, k in used["refused"].items() if r != "outside_intended_population")
+    assert used["refused"].get("outside_intended_population", 0) >= adults - undecodable > 0
+    assert used["subgroups"]["age_band"]["1-5"]["refused"].get("outside_intended_population", 0) == 0
+    assert ignored["refused"].get("outside_intended_population", 0) < adults
+    assert ignored["ages"].startswith("not used") and used["ages"].startswith("used")
