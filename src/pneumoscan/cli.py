@@ -1,4 +1,4 @@
-"""``pneumoscan data|train|evaluate|predict|export|serve``: the command line.
+"""``pneumoscan data|train|evaluate|predict|export|serve|validate|calibrate``: the command line.
 
 Errors that a user can fix (bad data, bad settings, missing weights) print one clear message and
 exit with status 2, never a stack trace.
@@ -54,9 +54,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE (e.g. train.lr=0.01), got {item!r}.")
         overrides[key] = value
-    cfg = load_config(args.config, overrides)
+    config = args.config
+    if args.init_from is not None and config is None and (Path(args.init_from) / "config.yaml").is_file():
+        config = Path(args.init_from) / "config.yaml"  # the parent's backbone and preprocessing
+    cfg = load_config(config, overrides)
     command = "pneumoscan " + " ".join(shlex.quote(a) for a in args.argv)
-    train_run(cfg, args.data, args.out, progress=not args.no_progress, command=command)
+    train_run(cfg, args.data, args.out, progress=not args.no_progress, command=command, init_from=args.init_from)
     return 0
 
 
@@ -122,11 +125,176 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_population_check(args: argparse.Namespace) -> int:
+    from pneumoscan.config import load_config
+    from pneumoscan.training.population import fit_population_check
+    from pneumoscan.training.run import intended_population
+
+    check = fit_population_check(
+        args.run_dir, args.data, args.outside, args.out or args.run_dir,
+        sources=[s for s in (args.sources or "").split(",") if s],
+        licence_prefix=args.licence_prefix,
+        max_inside=args.max_inside,
+        refused_inside=args.refused_inside,
+        c=args.c,
+        held_out=[s for s in (args.held_out or "").split(",") if s],
+        population=intended_population(load_config(args.config)) if args.config else None,
+        progress=not args.no_progress,
+    )
+    print(f"population check: threshold {check.threshold:.4f}, fitted on {', '.join(check.fitted_on)}; "
+          f"written to {args.out or args.run_dir}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
     serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
     return 0
+
+
+# ------------------------------------------------------------- a site's own images: validate, calibrate
+
+
+def _site_predictor(run_dir: Path, raw: bool = False, device: str = "cpu"):
+    """The run's ``Predictor``; ``raw`` drops a recalibration fitted earlier (calibrate starts from scratch)."""
+    from pneumoscan.models.checkpoint import load_checkpoint
+    from pneumoscan.serving.predictor import Predictor
+
+    if not raw:
+        return Predictor.from_run(run_dir, device=device)
+    model, meta = load_checkpoint(run_dir, map_location=device)
+    return Predictor(model, {**meta, "recalibration": None}, device, run_dir=run_dir)
+
+
+def _fmt(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "n/a"
+    if m.get("ci_low") is None:
+        return f"{m['value']:.3f}"
+    return f"{m['value']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pneumoscan.evaluation.validation import default_source_name, source_slug, validate
+    from pneumoscan.models.checkpoint import checkpoint_sha256
+    from pneumoscan.models.recalibration import operating_point
+
+    predictor = _site_predictor(args.run_dir, device=args.device)
+    name = source_slug(args.source_name or args.source or default_source_name(args.data))
+    out = args.out if args.out is not None else Path(args.run_dir) / "validation" / name
+    run_info = {"path": Path(args.run_dir).name, "model_version": predictor.model_version,
+                "model_id": f"sha256:{checkpoint_sha256(args.run_dir)}",
+                "operating_point": operating_point(predictor.meta)["label"]}
+    r = validate(predictor, args.data, out, source=args.source, source_name=name, run_info=run_info,
+                 progress=not args.no_progress, n_boot=args.bootstrap, batch_size=args.batch_size,
+                 use_ages=not args.ignore_ages)
+    refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
+    print(f"{r['source']}: {r['n']} images, {r['answered']} answered, refused: {refused}")
+    for label, c in r["by_class"].items():
+        share = c["called_pneumonia_share"]
+        print(f"  {label:<14} n={c['n']:<5} answered {c['answered']:<5} called pneumonia "
+              f"{'n/a' if share is None else f'{share:.1%}'}")
+    for k in ("auc", "sensitivity", "specificity", "ppv", "npv", "brier"):
+        m = r["metrics"][k]
+        print(f"  {k:<12} {_fmt(m) if m else 'null: ' + r['null_reasons'].get(k, '')}")
+    print(f"report: {out / 'summary.html'}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from pneumoscan.evaluation.calibration import calibrate_run
+
+    predictor = _site_predictor(args.run_dir, raw=True, device=args.device)
+    record = calibrate_run(predictor, args.run_dir, args.data, args.out, args.min_sensitivity, args.threshold,
+                           args.recalibrate, site=args.site_name, source=args.source,
+                           progress=not args.no_progress, n_boot=args.bootstrap)
+    m = record["in_sample"]
+    print(f"calibrated {args.run_dir} -> {args.out} for site {record['site']} "
+          f"(NORMAL {record['n_per_class']['NORMAL']}, PNEUMONIA {record['n_per_class']['PNEUMONIA']})")
+    print(f"  threshold {record['threshold']:.4f} (was {record['original_threshold']:.4f}); "
+          f"recalibration {record['recalibration']}")
+    print(f"  on the same images (optimistic): sensitivity {_fmt(m['sensitivity'])}, "
+          f"specificity {_fmt(m['specificity'])}")
+    print(f"  measure it on other images: pneumoscan validate {args.out} --data OTHER_DIR --attach")
+    return 0
+
+
+def cmd_calibrate_crossfit(args: argparse.Namespace) -> int:
+    import csv
+
+    from pneumoscan.evaluation.calibration import crossfit_report
+
+    data = Path(args.data)
+    if args.split and (data / args.split).is_dir():
+        data = data / args.split
+    predictor = _site_predictor(args.run_dir, raw=True, device=args.device)
+    summary, rows = crossfit_report(predictor, data, args.folds, args.min_sensitivity, args.threshold,
+                                    args.recalibrate, source=args.source, progress=not args.no_progress,
+                                    n_boot=args.bootstrap, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "crossfit.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    with (args.out / "crossfit_images.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{data}: {summary['n_images']} images, {summary['refused']} refused, {summary['answered_labelled']} "
+          f"answered ({summary['patients']} patients), {summary['folds']} folds grouped by patient")
+    print("  fold thresholds " + ", ".join(f"{t:.4f}" for t in summary["fold_thresholds"]))
+    for name in ("zero_shot", "cross_fitted"):
+        row = summary[name]
+        print(f"  {name:<13}" + "  ".join(f"{k} {_fmt(row[k])}" for k in ("accuracy", "auc", "sensitivity",
+                                                                            "specificity")))
+    return 0
+
+
+def _rule_args(p: argparse.ArgumentParser, required: bool) -> None:
+    rule = p.add_mutually_exclusive_group(required=required)
+    rule.add_argument("--min-sensitivity", type=float, help="highest threshold reaching this sensitivity")
+    rule.add_argument("--threshold", type=float, help="a fixed threshold (on the recalibrated scale)")
+    p.add_argument("--recalibrate", choices=("none", "platt", "isotonic"), default="none")
+
+
+def _site_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--data", type=Path, required=True,
+                   help="folder with NORMAL/ PNEUMONIA/ (other subfolders: other labels), or a CSV manifest "
+                        "file,label[,age,sex,view] (also DIR/manifest.csv)")
+    p.add_argument("--source", help="only the manifest rows with this value in its 'source' column")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_site_parsers(sub) -> None:
+    """``validate``, ``calibrate`` and ``calibrate-crossfit``: a run on a site's own labelled images."""
+    va = sub.add_parser("validate", help="external-validation report of a run on labelled images")
+    _site_args(va)
+    where = va.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="report folder to write")
+    where.add_argument("--attach", action="store_true", help="write it into RUN/validation/<source>/")
+    va.add_argument("--source-name", help="the name the report carries (default --source or the folder name)")
+    va.add_argument("--batch-size", type=int, default=32)
+    va.add_argument("--ignore-ages", action="store_true",
+                    help="do not pass the manifest's ages (measure the image checks alone, as for uploads without age)")
+    va.set_defaults(func=cmd_validate)
+
+    ca = sub.add_parser("calibrate", help="copy a run with its operating point set on a site's labelled images")
+    _site_args(ca)
+    ca.add_argument("--out", type=Path, required=True, help="the new run folder")
+    ca.add_argument("--site-name", help="the site's name (default --source or the folder name)")
+    _rule_args(ca, required=True)
+    ca.set_defaults(func=cmd_calibrate)
+
+    cf = sub.add_parser("calibrate-crossfit",
+                        help="measure site calibration honestly: k folds by patient, set on the others, pool")
+    _site_args(cf)
+    cf.add_argument("--split", default=None, help="use DATA/SPLIT when it exists (e.g. test)")
+    cf.add_argument("--folds", type=int, default=2)
+    cf.add_argument("--seed", type=int, default=0)
+    cf.add_argument("--out", type=Path, required=True, help="folder for crossfit.json and crossfit_images.csv")
+    _rule_args(cf, required=True)
+    cf.set_defaults(func=cmd_calibrate_crossfit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. train.lr=0.01")
+    train.add_argument("--init-from", type=Path, metavar="RUN",
+                       help="start from this run's weights (its config.yaml is the default --config)")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=cmd_train)
 
@@ -179,6 +349,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--half", action="store_true")
     ex.set_defaults(func=cmd_export)
 
+    pc = sub.add_parser("population-check",
+                        help="fit the check that refuses X-rays from another population (adults, other sites)")
+    pc.add_argument("run_dir", type=Path)
+    pc.add_argument("--data", type=Path, required=True, help="the data folder the run was trained on")
+    pc.add_argument("--outside", type=Path, required=True, help="a folder of outside images or a CSV manifest")
+    pc.add_argument("--sources", help="comma-separated manifest sources to use as outside images")
+    pc.add_argument("--licence-prefix", default="", help="keep manifest rows whose licence starts with this")
+    pc.add_argument("--held-out", help="comma-separated sources kept out of fitting, recorded on the card")
+    pc.add_argument("--max-inside", type=int, default=1200, help="random training images used as inside")
+    pc.add_argument("--refused-inside", type=float, default=0.01, help="share of the validation split refused")
+    pc.add_argument("--c", type=float, default=0.1, help="inverse regularisation of the logistic regression")
+    pc.add_argument("--config", type=Path, help="YAML whose population section states the intended population")
+    pc.add_argument("--out", type=Path, help="write the run with the check here (default: in place)")
+    pc.add_argument("--no-progress", action="store_true")
+    pc.set_defaults(func=cmd_population_check)
+
     sv = sub.add_parser("serve", help="serve the API and web app with gunicorn")
     sv.add_argument("run_dir", type=Path)
     sv.add_argument("--host", default=None, help="default PNEUMOSCAN_HOST or 127.0.0.1 (this machine only)")
@@ -186,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
     sv.set_defaults(func=cmd_serve)
 
+    add_site_parsers(sub)
     from pneumoscan.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub)

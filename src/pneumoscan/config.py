@@ -63,11 +63,22 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class PopulationConfig:
+    """The population the model is validated on; the defaults describe the Kermany training data."""
+
+    age_min_years: float = 1.0
+    age_max_years: float = 5.0  # inclusive: 5 years and 11 months is inside
+    views: str = "PA,AP"  # comma-separated DICOM ViewPosition codes
+    description: str = "children aged 1-5 years, frontal (PA/AP) chest X-rays from one hospital in Guangzhou, China"
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,7 +89,7 @@ class ExperimentConfig:
         Raises:
             ValueError: an unknown section or key (the message lists the valid ones).
         """
-        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval")}
+        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval", "population")}
         for key, value in overrides.items():
             if value is None:
                 continue
@@ -109,7 +120,7 @@ def _coerce(value: Any, type_name: Any) -> Any:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Defaults, then the YAML file (sections data/model/train/eval), then dotted overrides.
+    """Defaults, then the YAML file (sections data/model/train/eval/population), then dotted overrides.
 
     Raises:
         FileNotFoundError: the YAML file does not exist.
@@ -122,7 +133,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise FileNotFoundError(f"Config file {path} not found. See configs/ for the presets.")
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping of sections (data, model, train, eval).")
+            raise ValueError(f"{path} must hold a mapping of sections (data, model, train, eval, population).")
         flat = {}
         for section, values in raw.items():
             if not isinstance(values, dict):

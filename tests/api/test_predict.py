@@ -102,7 +102,10 @@ def test_inspect_returns_the_dicom_patient_and_study_tags_for_prefill(client):
     assert (dicom["modality"], dicom["view_position"]) == ("CR", "PA")
     preview = _data_url_image(body["preview"])
     assert max(preview.size) == 512 and preview.size[1] > preview.size[0]
-    assert body["refusal"] is None
+    # Born 1940-03-05, imaged 2004-08-26: 64 years old, outside the run's intended 1-5 years.
+    assert body["refusal"]["reason"] == "outside_intended_population"
+    assert body["refusal"]["detail"]["age_years"] == 64.48
+    assert "64 years old (from the DICOM tags)" in body["refusal"]["message"]
 
 
 def test_inspect_warns_early_about_a_ct(client):

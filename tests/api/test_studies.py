@@ -61,8 +61,10 @@ def test_image_heatmap_and_original_are_served(client, xray_png):
 
 def test_a_dicom_study_keeps_its_tags_and_a_png_display_image(client, data_dir, monkeypatch, predictor):
     """The tiny model refuses real radiographs (it knows only synthetic ones), so its gate is
-    opened wide for this test: what is checked here is DICOM storage, not the gate."""
+    opened wide for this test, and its age rule (the patient is an adult) switched off: what is
+    checked here is DICOM storage, not the refusals."""
     monkeypatch.setattr(predictor.gate, "threshold", float("inf"))
+    monkeypatch.setattr(predictor, "population", None)
     data = Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes()
     study = client.post("/api/studies", data=upload(data, "RG1_UNCR.dcm")).get_json()
     assert study["format"] == "dicom" and study["dicom_tags"]["modality"] == "CR"

@@ -66,13 +66,24 @@ def make_photograph(path: Path) -> Path:
     return path
 
 
+CHILD_AGE_YEARS = 4
+"""The stories' patients are this old: inside the shipped model's pediatric population, so no refusal for age."""
+
+
+def child_birth_date() -> str:
+    """A birth date (1 January) that makes the patient CHILD_AGE_YEARS old on any day of this year."""
+    import datetime as dt
+
+    return f"{dt.date.today().year - CHILD_AGE_YEARS}-01-01"
+
+
 def make_dicom(
     path: Path,
     *,
     patient_name: str = "Doe^Jane",
     patient_id: str = "DCM-E2E-1",
     sex: str = "F",
-    birth_date: str = "20160229",
+    birth_date: str = "20200229",  # 4 years old on the study date: inside the intended 1-5 years
 ) -> Path:
     """A small, valid DX chest DICOM (PA) with patient tags, pixels from the synthetic generator."""
     import sys

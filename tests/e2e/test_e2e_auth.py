@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_files import REPO
+from .e2e_files import REPO, child_birth_date
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ def test_sign_out_closes_the_report(new_page, make_account, xray_image, page_err
     page.get_by_label("Patient name").fill(f"Sign Out {token}")
     page.get_by_label("Patient ID (MRN)").fill(f"E2E-S-{token}")
     page.get_by_label("Sex").select_option("female")
-    page.get_by_label("Birth date").fill("2018-03-14")
+    page.get_by_label("Birth date").fill(child_birth_date())
     page.get_by_label("Chest X-ray image").set_input_files(str(xray_image))
     page.get_by_role("button", name="Analyse X-ray").click()
     page.wait_for_url(re.compile(r"/study/\?id=\d+$"), timeout=120_000)

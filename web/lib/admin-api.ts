@@ -1,83 +1,40 @@
 /**
  * Fetchers for the administration endpoints (docs/api.md, "Accounts and access control"):
- * users and the audit log. Same conventions as lib/api.ts: the session cookie goes along,
- * state-changing requests carry the X-CSRF-Token header, failures become ApiErrors with the
- * server's own message.
+ * users and the audit log, through lib/api.ts's ``request`` (session cookie, CSRF header,
+ * ApiErrors with the server's own message) and lib/definitions.ts's schemas.
  */
-import { z } from "./zod";
-import { ApiError, request } from "./api";
+import { getMe, isUnauthorized, jsonInit, request } from "./api";
+import {
+  auditPageSchema,
+  userListSchema,
+  userSchema,
+  userWithPasswordSchema,
+  type AuditPage,
+  type User,
+  type UserWithPassword,
+} from "./definitions";
 
-export const adminUserSchema = z.looseObject({
-  id: z.number().int(),
-  username: z.string(),
-  role: z.string(),
-  disabled: z.boolean().nullish(),
-  locked_until: z.string().nullish(),
-  created_at: z.string().nullish(),
-});
-export type AdminUser = z.infer<typeof adminUserSchema>;
+const WHAT = "the administration request";
 
-export const auditEntrySchema = z.looseObject({
-  id: z.number().int(),
-  at: z.string(),
-  user_id: z.number().int().nullish(),
-  username: z.string().nullish(),
-  action: z.string(),
-  object_type: z.string().nullish(),
-  object_id: z.number().int().nullish(),
-  patient_id: z.number().int().nullish(),
-  outcome: z.string(),
-  status: z.number().int().nullish(),
-  client_address: z.string().nullish(),
-  detail: z.string().nullish(),
-});
-export type AuditEntry = z.infer<typeof auditEntrySchema>;
-
-const usersSchema = z.looseObject({ items: z.array(adminUserSchema) });
-const userWithPasswordSchema = z.looseObject({ user: adminUserSchema, password: z.string().nullish() });
-const auditPageSchema = z.looseObject({
-  items: z.array(auditEntrySchema),
-  total: z.number().int(),
-  page: z.number().int(),
-  per_page: z.number().int(),
-});
-export type AuditPage = z.infer<typeof auditPageSchema>;
-
-/** A JSON call through lib/api.ts's ``request`` (same cookie, CSRF and error handling). */
-function call<S extends z.ZodType>(
-  path: string,
-  schema: S,
-  init: { method?: string; body?: unknown; signal?: AbortSignal } = {},
-): Promise<z.infer<S>> {
-  return request(path, schema, "the administration request", {
-    method: init.method ?? "GET",
-    headers: init.body === undefined ? undefined : { "Content-Type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    signal: init.signal,
-  });
+export function listUsers(signal?: AbortSignal): Promise<User[]> {
+  return request("/api/admin/users", userListSchema, WHAT, { signal }).then((r) => r.items);
 }
 
-export function listUsers(signal?: AbortSignal): Promise<AdminUser[]> {
-  return call("/api/admin/users", usersSchema, { signal }).then((r) => r.items);
+export function createUser(username: string, role: string, password?: string): Promise<UserWithPassword> {
+  const body = password ? { username, role, password } : { username, role };
+  return request("/api/admin/users", userWithPasswordSchema, WHAT, jsonInit("POST", body));
 }
 
-export function createUser(username: string, role: string, password?: string) {
-  return call("/api/admin/users", userWithPasswordSchema, {
-    method: "POST",
-    body: password ? { username, role, password } : { username, role },
-  });
+export function setDisabled(id: number, disabled: boolean): Promise<User> {
+  return request(`/api/admin/users/${id}`, userSchema, WHAT, jsonInit("PATCH", { disabled }));
 }
 
-export function setDisabled(id: number, disabled: boolean): Promise<AdminUser> {
-  return call(`/api/admin/users/${id}`, adminUserSchema, { method: "PATCH", body: { disabled } });
+export function resetPassword(id: number): Promise<UserWithPassword> {
+  return request(`/api/admin/users/${id}/reset-password`, userWithPasswordSchema, WHAT, jsonInit("POST"));
 }
 
-export function resetPassword(id: number) {
-  return call(`/api/admin/users/${id}/reset-password`, userWithPasswordSchema, { method: "POST" });
-}
-
-export function unlockUser(id: number): Promise<AdminUser> {
-  return call(`/api/admin/users/${id}/unlock`, adminUserSchema, { method: "POST" });
+export function unlockUser(id: number): Promise<User> {
+  return request(`/api/admin/users/${id}/unlock`, userSchema, WHAT, jsonInit("POST"));
 }
 
 export interface AuditFilter {
@@ -96,16 +53,15 @@ export function getAudit(filter: AuditFilter, signal?: AbortSignal): Promise<Aud
   if (filter.until) q.set("until", filter.until);
   q.set("page", String(filter.page ?? 1));
   q.set("per_page", "50");
-  return call(`/api/admin/audit?${q.toString()}`, auditPageSchema, { signal });
+  return request(`/api/admin/audit?${q.toString()}`, auditPageSchema, WHAT, { signal });
 }
 
-/** GET /api/auth/me without side effects: the role, or null when nobody is signed in. */
-export async function whoAmI(signal?: AbortSignal): Promise<AdminUser | null> {
+/** The signed-in user (GET /api/auth/me), or null when nobody is signed in. */
+export async function whoAmI(signal?: AbortSignal): Promise<User | null> {
   try {
-    const me = await call("/api/auth/me", z.looseObject({ user: adminUserSchema }), { signal });
-    return me.user;
+    return (await getMe(signal)).user;
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return null;
+    if (isUnauthorized(e)) return null;
     throw e;
   }
 }

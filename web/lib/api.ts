@@ -50,6 +50,8 @@ export class ApiError extends Error {
   readonly field: string | null;
   /** duplicate_mrn: the patient who already has that MRN. */
   readonly patientId: number | null;
+  /** Refusals: the measures behind the decision, as the server sent them. */
+  readonly detail: Record<string, unknown> | null;
 
   constructor(opts: {
     message: string;
@@ -59,6 +61,7 @@ export class ApiError extends Error {
     kind?: ApiErrorKind;
     field?: string | null;
     patientId?: number | null;
+    detail?: Record<string, unknown> | null;
   }) {
     super(opts.message);
     this.name = "ApiError";
@@ -68,6 +71,7 @@ export class ApiError extends Error {
     this.kind = opts.kind ?? "http";
     this.field = opts.field ?? null;
     this.patientId = opts.patientId ?? null;
+    this.detail = opts.detail ?? null;
   }
 
   /** 422 not_chest_xray: the server looked at the image and refused to read it. */
@@ -83,6 +87,13 @@ export function isApiError(e: unknown): e is ApiError {
 /** 401: nobody is signed in (or the session ended). */
 export function isUnauthorized(e: unknown): boolean {
   return isApiError(e) && e.status === 401;
+}
+
+/** Fired by data loaders that got a 401, so that the app (AuthProvider) notices the session has ended. */
+export const UNAUTHORIZED_EVENT = "pneumoscan:unauthorized";
+
+export function notifyUnauthorized(): void {
+  if (typeof window !== "undefined") window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
 }
 
 /* ------------------------------------------------------------------ CSRF */
@@ -134,6 +145,10 @@ export function errorFromBody(status: number, statusText: string, bodyText: stri
       reason: e.reason ?? env.data.reason ?? null,
       field: e.field ?? null,
       patientId: e.patient_id ?? null,
+      detail:
+        typeof e.detail === "object" && e.detail !== null && !Array.isArray(e.detail)
+          ? (e.detail as Record<string, unknown>)
+          : null,
     });
   }
   const text = statusText ? `${status} ${statusText}` : String(status);
@@ -191,14 +206,22 @@ export async function request<S extends z.ZodType>(
   return parsed.data;
 }
 
+/** RequestInit for a request with a JSON body (or none), for ``request``. */
+export function jsonInit(method: string, body?: unknown, signal?: AbortSignal): RequestInit {
+  return body === undefined
+    ? { method, signal }
+    : { method, signal, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+}
+
 /* ------------------------------------------------------------------ endpoints */
 
 export async function login(username: string, password: string): Promise<LoginResult> {
-  const result = await request("/api/auth/login", loginResultSchema, "signing in", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
+  const result = await request(
+    "/api/auth/login",
+    loginResultSchema,
+    "signing in",
+    jsonInit("POST", { username, password }),
+  );
   rememberCsrfToken(result.csrf_token);
   return result;
 }
@@ -233,11 +256,7 @@ export function inspectImage(file: File, signal?: AbortSignal): Promise<InspectR
 }
 
 export function createPatient(body: PatientCreate): Promise<Patient> {
-  return request("/api/patients", patientSchema, "the new patient", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  return request("/api/patients", patientSchema, "the new patient", jsonInit("POST", body));
 }
 
 export function listPatients(

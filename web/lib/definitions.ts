@@ -15,6 +15,8 @@ export const apiErrorBodySchema = z.object({
     reason: z.string().nullish(),
     field: z.string().nullish(),
     patient_id: z.number().int().nullish(),
+    /** 422 refusals: the measures behind the decision (e.g. age_years, age_min_years, age_max_years). */
+    detail: z.unknown().optional(),
   }),
   reason: z.string().nullish(),
 });
@@ -50,6 +52,7 @@ export type RefusalReason =
   | "out_of_distribution"
   | "not_chest"
   | "lateral_view"
+  | "outside_intended_population"
   | (string & {});
 
 /* ------------------------------------------------------------------ health */
@@ -96,6 +99,54 @@ export type TestMetrics = z.infer<typeof testMetricsSchema>;
 /** Free-form values (preprocessing, limitations) are shown as given: text, list or table. */
 const freeFormSchema = z.unknown();
 
+/** The patients the model was validated on; ages are whole years, both ends inclusive. */
+export const intendedPopulationSchema = z.looseObject({
+  age_min_years: z.number(),
+  age_max_years: z.number(),
+  views: z.array(z.string()).nullish(),
+  description: z.string().nullish(),
+});
+export type IntendedPopulation = z.infer<typeof intendedPopulationSchema>;
+
+/** The check on the image itself that refuses X-rays unlike the population the model learned from. */
+export const populationCheckSchema = z.looseObject({
+  kind: z.string(),
+  threshold: z.number(),
+  fitted_on: z.array(z.string()).nullish(),
+  held_out: z.array(z.string()).nullish(),
+});
+export type PopulationCheck = z.infer<typeof populationCheckSchema>;
+
+/** Where the decision threshold comes from: the run's validation split, or a site's own labelled images. */
+export const operatingPointSchema = z.looseObject({
+  source: z.string(),
+  threshold: z.number(),
+  rule: z.string().nullish(),
+  site: z.string().nullish(),
+  n_per_class: z.record(z.string(), z.number()).nullish(),
+  date: z.string().nullish(),
+  original_threshold: z.number().nullish(),
+  recalibration: z.string().nullish(),
+});
+export type OperatingPoint = z.infer<typeof operatingPointSchema>;
+
+/** One `pneumoscan validate` report attached to the run: a source of labelled images and the results. */
+export const validationReportSchema = z.looseObject({
+  source: z.string(),
+  n: z.number(),
+  answered: z.number(),
+  refused: z.record(z.string(), z.number()).nullish(),
+  pneumonia_called_share: z.number().nullish(),
+  auc: metricSchema.nullish(),
+  sensitivity: metricSchema.nullish(),
+  specificity: metricSchema.nullish(),
+  ppv: metricSchema.nullish(),
+  npv: metricSchema.nullish(),
+  brier: z.number().nullish(),
+  figures: z.record(z.string(), z.string()).nullish(),
+});
+export type ValidationReport = z.infer<typeof validationReportSchema>;
+
 export const modelCardSchema = z.looseObject({
   model_version: z.string(),
   architecture: z.string().nullish(),
@@ -110,6 +161,11 @@ export const modelCardSchema = z.looseObject({
   intended_use: freeFormSchema.optional(),
   limitations: freeFormSchema.optional(),
   figures: z.record(z.string(), z.string()).nullish(),
+  /** Absent for runs made before issue 10. */
+  intended_population: intendedPopulationSchema.nullish(),
+  population_check: populationCheckSchema.nullish(),
+  operating_point: operatingPointSchema.nullish(),
+  validation_reports: z.array(validationReportSchema).nullish(),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
@@ -182,6 +238,8 @@ export const predictionSchema = z.looseObject({
   threshold: z.number().min(0).max(1),
   model_version: z.string().nullish(),
   created_at: z.string().nullish(),
+  /** Which operating point produced the answer, e.g. "validation threshold 0.728" or "site: Hospital X, 2026-11-29". */
+  operating_point: z.string().nullish(),
 });
 export type Prediction = z.infer<typeof predictionSchema>;
 
@@ -259,3 +317,37 @@ export const meSchema = z.looseObject({
   expires_at: z.string().nullish(),
 });
 export type Me = z.infer<typeof meSchema>;
+
+/* ------------------------------------------------------------------ administration */
+
+/** GET /api/admin/users. */
+export const userListSchema = z.looseObject({ items: z.array(userSchema) });
+
+/** POST /api/admin/users and .../reset-password: the user, and the generated password (shown once). */
+export const userWithPasswordSchema = z.looseObject({ user: userSchema, password: z.string().nullish() });
+export type UserWithPassword = z.infer<typeof userWithPasswordSchema>;
+
+export const auditEntrySchema = z.looseObject({
+  id: z.number().int(),
+  at: z.string(),
+  user_id: z.number().int().nullish(),
+  username: z.string().nullish(),
+  action: z.string(),
+  object_type: z.string().nullish(),
+  object_id: z.number().int().nullish(),
+  patient_id: z.number().int().nullish(),
+  outcome: z.string(),
+  status: z.number().int().nullish(),
+  client_address: z.string().nullish(),
+  detail: z.string().nullish(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/** GET /api/admin/audit. */
+export const auditPageSchema = z.looseObject({
+  items: z.array(auditEntrySchema),
+  total: z.number().int(),
+  page: z.number().int(),
+  per_page: z.number().int(),
+});
+export type AuditPage = z.infer<typeof auditPageSchema>;

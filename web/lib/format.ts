@@ -145,6 +145,8 @@ const REFUSAL_TEXT: Record<string, string> = {
   out_of_distribution: "This image is too unlike the chest X-rays the model learned from for its answer to be trusted.",
   not_chest: "The DICOM header says this image is not of the chest.",
   lateral_view: "This is a side (lateral) view. PneumoScan reads frontal chest X-rays (PA or AP) only.",
+  outside_intended_population:
+    "The patient or the X-ray is outside the population the model was validated on, so its answer would not be reliable.",
 };
 
 /** Plain-words sentence for a refusal reason code (the server's message is shown as well). */

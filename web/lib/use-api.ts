@@ -1,8 +1,7 @@
 "use client";
 /** Minimal data-loading hook: loading / error / data, with abort on change and a retry. */
 import { useCallback, useEffect, useState } from "react";
-import { notifyUnauthorized } from "@/app/ui/auth/AuthProvider";
-import { isUnauthorized } from "./api";
+import { isUnauthorized, notifyUnauthorized } from "./api";
 
 export type ApiState<T> =
   | { status: "loading"; data: null; error: null }

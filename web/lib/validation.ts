@@ -31,46 +31,75 @@ export const EMPTY_PATIENT_FORM: PatientFormValues = {
   notes: "",
 };
 
-export const MIN_BIRTH_DATE = "1900-01-01";
-export const MAX_AGE_YEARS = 120;
+/**
+ * The server's limits on a patient, copied from src/pneumoscan/api/views/patients.py
+ * (`_LIMITS`, `_MAX_AGE`, `_birth_date`, and `parse_patient`'s age/birth-date check).
+ * Change them there first; the server's answer is the final word either way.
+ */
+export const PATIENT_LIMITS = {
+  /** Characters after trimming (`_LIMITS`). */
+  nameMaxChars: 200,
+  mrnMaxChars: 64,
+  referringDoctorMaxChars: 200,
+  notesMaxChars: 5000,
+  /** Whole years, inclusive (`_MAX_AGE`); a birth date may lie at most this many calendar years back. */
+  maxAgeYears: 130,
+  /** An age and a birth date that differ by more than this many years contradict each other. */
+  ageBirthDateToleranceYears: 1,
+} as const;
+
+/** The earliest birth date the server accepts on `today`: 1 January, `maxAgeYears` years back. */
+export function minBirthDate(today: Date = new Date()): string {
+  return `${today.getFullYear() - PATIENT_LIMITS.maxAgeYears}-01-01`;
+}
 
 export const MESSAGES = {
   nameRequired: "Enter the patient's name.",
-  nameTooLong: "The name is too long: use at most 200 characters.",
+  nameTooLong: `The name is too long: use at most ${PATIENT_LIMITS.nameMaxChars} characters.`,
   mrnRequired: "Enter the patient ID (MRN).",
-  mrnTooLong: "The patient ID is too long: use at most 64 characters.",
-  mrnChars: "The patient ID may use letters, digits, spaces and . - _ / only.",
+  mrnTooLong: `The patient ID is too long: use at most ${PATIENT_LIMITS.mrnMaxChars} characters.`,
+  nulChar: "Remove the invisible NUL character (pasted from another program) from this field.",
   sexRequired: "Select the patient's sex (choose Unknown if it is not recorded).",
   birthOrAgeRequired: "Enter the birth date or the age in years.",
   birthDateInvalid: "Enter the birth date as a real date, for example 2019-04-23.",
   birthDateFuture: "The birth date cannot be in the future.",
-  birthDateTooOld: `The birth date must be on or after ${MIN_BIRTH_DATE}.`,
+  birthDateTooOld: (min: string) => `The birth date must be on or after ${min}.`,
   ageNotNumber: "Enter the age as a whole number of years, for example 7.",
-  ageRange: `The age must be between 0 and ${MAX_AGE_YEARS} years.`,
+  ageRange: `The age must be between 0 and ${PATIENT_LIMITS.maxAgeYears} years.`,
   ageMismatch: (computed: number) =>
     `The age does not match the birth date (which gives ${computed} ${computed === 1 ? "year" : "years"}). Correct one of them, or leave the age empty.`,
-  doctorTooLong: "The referring doctor's name is too long: use at most 200 characters.",
-  notesTooLong: "The notes are too long: use at most 2000 characters.",
+  doctorTooLong: `The referring doctor's name is too long: use at most ${PATIENT_LIMITS.referringDoctorMaxChars} characters.`,
+  notesTooLong: `The notes are too long: use at most ${PATIENT_LIMITS.notesMaxChars} characters.`,
   imageRequired: "Choose a chest X-ray image (PNG, JPEG or DICOM).",
 } as const;
+
+/** Length as Python counts it (code points), so that the limits agree with the server's. */
+function chars(s: string): number {
+  return [...s].length;
+}
+
+/** A trimmed text field: at most `max` characters and no NUL (the server refuses both). */
+function text(max: number, tooLong: string) {
+  return z
+    .string()
+    .trim()
+    .refine((s) => chars(s) <= max, tooLong)
+    .refine((s) => !s.includes("\0"), MESSAGES.nulChar);
+}
 
 /** Build the schema for a given "today" (so tests can pin the date). */
 export function patientFormSchema(today: Date = new Date()) {
   const todayIso = isoDay(today);
+  const minBirth = minBirthDate(today);
   return z
     .object({
-      name: z.string().trim().min(1, MESSAGES.nameRequired).max(200, MESSAGES.nameTooLong),
-      mrn: z
-        .string()
-        .trim()
-        .min(1, MESSAGES.mrnRequired)
-        .max(64, MESSAGES.mrnTooLong)
-        .regex(/^[\p{L}\p{N} ._\-/]+$/u, MESSAGES.mrnChars),
+      name: text(PATIENT_LIMITS.nameMaxChars, MESSAGES.nameTooLong).refine((s) => s !== "", MESSAGES.nameRequired),
+      mrn: text(PATIENT_LIMITS.mrnMaxChars, MESSAGES.mrnTooLong).refine((s) => s !== "", MESSAGES.mrnRequired),
       sex: z.union([z.enum(SEXES), z.literal("")]).refine((v) => v !== "", MESSAGES.sexRequired),
       birth_date: z.string().trim(),
       age_years: z.string().trim(),
-      referring_doctor: z.string().trim().max(200, MESSAGES.doctorTooLong),
-      notes: z.string().trim().max(2000, MESSAGES.notesTooLong),
+      referring_doctor: text(PATIENT_LIMITS.referringDoctorMaxChars, MESSAGES.doctorTooLong),
+      notes: text(PATIENT_LIMITS.notesMaxChars, MESSAGES.notesTooLong),
     })
     .superRefine((v, ctx) => {
       const hasBirth = v.birth_date !== "";
@@ -85,8 +114,8 @@ export function patientFormSchema(today: Date = new Date()) {
           ctx.addIssue({ code: "custom", path: ["birth_date"], message: MESSAGES.birthDateInvalid });
         } else if (v.birth_date > todayIso) {
           ctx.addIssue({ code: "custom", path: ["birth_date"], message: MESSAGES.birthDateFuture });
-        } else if (v.birth_date < MIN_BIRTH_DATE) {
-          ctx.addIssue({ code: "custom", path: ["birth_date"], message: MESSAGES.birthDateTooOld });
+        } else if (v.birth_date < minBirth) {
+          ctx.addIssue({ code: "custom", path: ["birth_date"], message: MESSAGES.birthDateTooOld(minBirth) });
         } else {
           birthOk = true;
         }
@@ -96,11 +125,11 @@ export function patientFormSchema(today: Date = new Date()) {
         if (!Number.isFinite(age) || !Number.isInteger(age)) {
           ctx.addIssue({ code: "custom", path: ["age_years"], message: MESSAGES.ageNotNumber });
         } else {
-          if (age < 0 || age > MAX_AGE_YEARS) {
+          if (age < 0 || age > PATIENT_LIMITS.maxAgeYears) {
             ctx.addIssue({ code: "custom", path: ["age_years"], message: MESSAGES.ageRange });
           } else if (birthOk) {
             const computed = ageOn(v.birth_date, today);
-            if (computed !== age) {
+            if (Math.abs(computed - age) > PATIENT_LIMITS.ageBirthDateToleranceYears) {
               ctx.addIssue({ code: "custom", path: ["age_years"], message: MESSAGES.ageMismatch(computed) });
             }
           }

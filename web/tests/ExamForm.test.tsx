@@ -1,14 +1,15 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import type { ComponentProps } from "react";
 import { describe, expect, it, vi } from "vitest";
 import { ExamForm, type ExamApi } from "@/app/ui/exam/ExamForm";
 import { ApiError } from "@/lib/api";
 import { MESSAGES } from "@/lib/validation";
-import { DICOM_INSPECT, PATIENT, PNG_INSPECT, dicomFile, makeStudy, pngFile } from "./fixtures";
+import { DICOM_INSPECT, PATIENT, PNG_INSPECT, POPULATION, dicomFile, makeStudy, pngFile } from "./fixtures";
 
 const TODAY = new Date(2024, 5, 15);
 
-function setup(api: Partial<ExamApi> = {}) {
+function setup(api: Partial<ExamApi> = {}, props: Partial<ComponentProps<typeof ExamForm>> = {}) {
   const full: ExamApi = {
     inspectImage: vi.fn().mockResolvedValue(PNG_INSPECT),
     createPatient: vi.fn().mockResolvedValue(PATIENT),
@@ -20,7 +21,7 @@ function setup(api: Partial<ExamApi> = {}) {
   };
   const onDone = vi.fn();
   const user = userEvent.setup();
-  render(<ExamForm onDone={onDone} api={full} today={TODAY} />);
+  render(<ExamForm onDone={onDone} api={full} today={TODAY} {...props} />);
   return { api: full, onDone, user };
 }
 
@@ -94,19 +95,20 @@ describe("ExamForm validation", () => {
     expect(api.createPatient).not.toHaveBeenCalled();
   });
 
-  it("rejects a birth date before 1900", async () => {
+  it("rejects a birth date before the server's earliest (1 January, 130 years back)", async () => {
     const { user } = setup();
     await fillValid(user);
-    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "1899-12-31" } });
+    fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "1893-12-31" } });
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
-    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateTooOld);
+    expect(fieldError("Birth date")).toBe(MESSAGES.birthDateTooOld("1894-01-01"));
+    expect(screen.getByLabelText("Birth date")).toHaveAttribute("min", "1894-01-01");
   });
 
   it("rejects an age out of range", async () => {
     const { api, user } = setup();
     await fillValid(user);
     fireEvent.change(screen.getByLabelText("Birth date"), { target: { value: "" } });
-    await user.type(screen.getByLabelText("Age (years)"), "150");
+    await user.type(screen.getByLabelText("Age (years)"), "131");
     await chooseImage(user);
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
     expect(fieldError("Age (years)")).toBe(MESSAGES.ageRange);
@@ -192,6 +194,9 @@ describe("ExamForm image and submission", () => {
 
     await user.click(within(alert).getByRole("button", { name: "Try another image" }));
     expect(screen.queryByTestId("refusal")).not.toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Browse files…" })).toHaveFocus();
+    // A fresh start on the image: no "choose an image" error before the next press.
+    expect(screen.queryByTestId("error-image")).not.toBeInTheDocument();
     expect(screen.queryByText("holiday.jpg")).not.toBeInTheDocument();
     expect(screen.getByLabelText("Patient name")).toHaveValue("Amina Yusuf");
     expect(screen.getByLabelText("Patient ID (MRN)")).toHaveValue("MRN-0042");
@@ -280,7 +285,7 @@ describe("ExamForm image and submission", () => {
     await chooseImage(user);
     await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
     await waitFor(() => expect(fieldError("Referring doctor")).toBe("referring_doctor: too odd."));
-    // Focus moves in a timeout after the re-render that re-enables the fields: wait for it too.
+    // Focus moves in an effect after the render that re-enables the fields.
     await waitFor(() => expect(screen.getByLabelText("Referring doctor")).toHaveFocus());
   });
 
@@ -349,5 +354,109 @@ describe("ExamForm for an existing patient", () => {
     await waitFor(() => expect(onDone).toHaveBeenCalled());
     expect(api.createPatient).not.toHaveBeenCalled();
     expect(api.uploadStudy).toHaveBeenCalledWith(expect.any(File), PATIENT.id, expect.any(Function));
+  });
+});
+
+describe("ExamForm and the model's intended population", () => {
+  const warning = () => screen.queryByTestId("population-warning");
+
+  it("warns as soon as an age outside the population is typed, and stops when it is corrected", async () => {
+    const { user } = setup({}, { population: POPULATION });
+    expect(warning()).toBeNull();
+    const age = screen.getByLabelText("Age (years)");
+    await user.type(age, "4");
+    expect(warning()).toBeNull();
+    await user.type(age, "0"); // now 40
+    expect(warning()).toHaveTextContent(
+      "The model was validated on children aged 1–5 years; this patient is 40 years old",
+    );
+    expect(warning()).toHaveTextContent(
+      "Read the film without PneumoScan, or use a model that was validated for this population.",
+    );
+    expect(warning()).toHaveTextContent(POPULATION.description!);
+    // Inside a live region, so that it is announced as it appears.
+    expect(warning()!.closest("[role=status]")).not.toBeNull();
+    await user.clear(age);
+    expect(warning()).toBeNull();
+    await user.type(age, "6"); // max + 1 is outside
+    expect(warning()).toHaveTextContent("this patient is 6 years old");
+    await user.clear(age);
+    await user.type(age, "5"); // max is inside
+    expect(warning()).toBeNull();
+  });
+
+  it("reads the age from the birth date too (an infant under 1 is outside 1–5)", async () => {
+    setup({}, { population: POPULATION });
+    const birth = screen.getByLabelText("Birth date");
+    fireEvent.change(birth, { target: { value: "2019-04-23" } }); // 5 on TODAY
+    expect(warning()).toBeNull();
+    fireEvent.change(birth, { target: { value: "2024-01-10" } }); // 0 on TODAY
+    expect(warning()).toHaveTextContent("this patient is 0 years old");
+  });
+
+  it("says nothing when the model card states no population", async () => {
+    const { user } = setup();
+    await user.type(screen.getByLabelText("Age (years)"), "40");
+    expect(warning()).toBeNull();
+  });
+
+  it("warns for a patient on record whose age is outside", () => {
+    const adult = { ...PATIENT, birth_date: null, age_years: 30 };
+    render(<ExamForm onDone={vi.fn()} api={{} as ExamApi} today={TODAY} patient={adult} population={POPULATION} />);
+    expect(within(screen.getByTestId("exam-patient")).getByTestId("population-warning")).toHaveTextContent(
+      "this patient is 30 years old",
+    );
+  });
+
+  it("explains an age refusal in plain words, with what to do, and no 'Try another image'", async () => {
+    const refusal = new ApiError({
+      status: 422,
+      code: "not_chest_xray",
+      reason: "outside_intended_population",
+      message: "The patient is 40 years old; this model is validated for ages 1 to 5.",
+      detail: { age_years: 40, age_min_years: 1, age_max_years: 5 },
+    });
+    const { user } = setup({ uploadStudy: vi.fn().mockRejectedValue(refusal) }, { population: POPULATION });
+    await fillValid(user);
+    await chooseImage(user);
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+
+    const notice = await screen.findByTestId("refusal");
+    expect(within(notice).getByTestId("refusal-reason")).toHaveTextContent(
+      "The model was validated on children aged 1–5 years; this patient is 40 years old, so its answer would not be reliable.",
+    );
+    expect(within(notice).getByTestId("refusal-message")).toHaveTextContent(refusal.message);
+    expect(within(notice).getByTestId("refusal-advice")).toHaveTextContent(
+      "What you can do: Read the film without PneumoScan, or use a model that was validated for this population.",
+    );
+    expect(notice).not.toHaveTextContent("only reads frontal chest X-rays");
+    expect(within(notice).queryByRole("button", { name: "Try another image" })).toBeNull();
+    expect(notice).toHaveFocus();
+  });
+
+  it("explains an image population-check refusal, naming the validated population", async () => {
+    const refusal = new ApiError({
+      status: 422,
+      code: "not_chest_xray",
+      reason: "outside_intended_population",
+      message: "This X-ray is unlike the population the model was validated on.",
+      detail: { score: 0.93, threshold: 0.5 },
+    });
+    const { user } = setup({ uploadStudy: vi.fn().mockRejectedValue(refusal) }, { population: POPULATION });
+    await fillValid(user);
+    await chooseImage(user);
+    await screen.findByAltText("Preview of the chosen X-ray");
+    await user.click(screen.getByRole("button", { name: "Analyse X-ray" }));
+
+    const notice = await screen.findByTestId("refusal");
+    expect(within(notice).getByTestId("refusal-reason")).toHaveTextContent(
+      "This X-ray looks unlike the X-rays the model was validated on",
+    );
+    expect(within(notice).getByTestId("refusal-reason")).toHaveTextContent(
+      "The model was validated on children aged 1–5 years (PA or AP views).",
+    );
+    expect(within(notice).getByTestId("refusal-advice")).toHaveTextContent("Read the film without PneumoScan");
+    expect(within(notice).getByRole("button", { name: "Try another image" })).toBeInTheDocument();
   });
 });

@@ -38,6 +38,17 @@ describe("ReportView", () => {
     expect(screen.getByTestId("report-notice")).toHaveTextContent("does not replace, a clinician's diagnosis");
   });
 
+  it("names the operating point that produced the answer, when the prediction carries one", () => {
+    const study = makeStudy({}, { operating_point: "site: Hospital X, 2026-11-29" });
+    const { unmount } = render(<ReportView report={{ ...REPORT, study }} />);
+    expect(screen.getByTestId("operating-point")).toHaveTextContent(
+      "Operating point that produced this answer: site: Hospital X, 2026-11-29.",
+    );
+    unmount();
+    render(<ReportView report={REPORT} />);
+    expect(screen.queryByTestId("operating-point")).toBeNull();
+  });
+
   it("downloads the PDF from the API", async () => {
     const user = userEvent.setup();
     const fetchMock = vi

@@ -31,6 +31,30 @@ describe("api edge", () => {
     expect(e.reason).toBe("photograph");
   });
 
+  it("keeps a refusal's detail (the measures behind it), and ignores a detail that is not an object", () => {
+    const body = (detail: unknown) =>
+      JSON.stringify({
+        error: {
+          status: 422,
+          code: "not_chest_xray",
+          message: "Too old.",
+          reason: "outside_intended_population",
+          detail,
+        },
+      });
+    const e = errorFromBody(422, "", body({ age_years: 40, age_min_years: 1, age_max_years: 5 }));
+    expect(e.reason).toBe("outside_intended_population");
+    expect(e.detail).toEqual({ age_years: 40, age_min_years: 1, age_max_years: 5 });
+    const odd = errorFromBody(422, "", body("score 0.9"));
+    expect(odd.message).toBe("Too old.");
+    expect(odd.detail).toBeNull();
+  });
+
+  it("reads a prediction's operating point", async () => {
+    vi.stubGlobal("fetch", respond(200, makeStudy({}, { operating_point: "validation threshold 0.728" })));
+    expect((await getStudy(12)).prediction?.operating_point).toBe("validation threshold 0.728");
+  });
+
   it("explains an answer without the envelope", () => {
     const e = errorFromBody(502, "Bad Gateway", "<html>oops</html>");
     expect(e.status).toBe(502);

@@ -1,4 +1,4 @@
-import type { InspectResult, ModelCard, Patient, Study } from "@/lib/definitions";
+import type { InspectResult, IntendedPopulation, ModelCard, Patient, Study, ValidationReport } from "@/lib/definitions";
 
 export const PATIENT: Patient = {
   id: 7,
@@ -112,3 +112,44 @@ export function pngFile(name = "chest.png"): File {
 export function dicomFile(name = "chest.dcm"): File {
   return new File([new Uint8Array(132)], name, { type: "application/dicom" });
 }
+
+export const POPULATION: IntendedPopulation = {
+  age_min_years: 1,
+  age_max_years: 5,
+  views: ["PA", "AP"],
+  description: "Children aged one to five from one hospital in Guangzhou, frontal views.",
+};
+
+export const VALIDATION_REPORTS: ValidationReport[] = [
+  {
+    source: "adult_normal_openist",
+    n: 272,
+    answered: 229,
+    refused: { outside_intended_population: 40, lateral_view: 3, photograph: 0 },
+    pneumonia_called_share: 0.68,
+    auc: null,
+    sensitivity: null,
+    specificity: { value: 0.32, ci_low: 0.26, ci_high: 0.38 },
+    ppv: null,
+    npv: null,
+    brier: 0.41,
+    figures: { score_histogram: "/api/model/validation/adult_normal_openist/score_histogram.png" },
+  },
+  {
+    source: "kermany_test",
+    n: 624,
+    answered: 618,
+    refused: { out_of_distribution: 6 },
+    pneumonia_called_share: 0.64,
+    auc: { value: 0.959, ci_low: 0.944, ci_high: 0.972 },
+    sensitivity: { value: 0.951, ci_low: 0.929, ci_high: 0.972 },
+    specificity: { value: 0.812, ci_low: 0.76, ci_high: 0.86 },
+    ppv: { value: 0.894, ci_low: 0.866, ci_high: 0.921 },
+    npv: { value: 0.91, ci_low: 0.87, ci_high: 0.945 },
+    brier: 0.072,
+    figures: {
+      reliability: "/api/model/validation/kermany_test/reliability.png",
+      roc_curve: "/api/model/validation/kermany_test/roc_curve.png",
+    },
+  },
+];

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_PATIENT_FORM, MESSAGES, validatePatientForm, type PatientFormValues } from "@/lib/validation";
+import {
+  EMPTY_PATIENT_FORM,
+  MESSAGES,
+  PATIENT_LIMITS,
+  minBirthDate,
+  validatePatientForm,
+  type PatientFormValues,
+} from "@/lib/validation";
 
 const TODAY = new Date(2024, 5, 15); // 15 June 2024, local time
 
@@ -43,7 +50,7 @@ describe("validatePatientForm", () => {
 
   it.each([
     ["2024-06-16", MESSAGES.birthDateFuture],
-    ["1850-01-01", MESSAGES.birthDateTooOld],
+    ["1893-12-31", MESSAGES.birthDateTooOld("1894-01-01")],
     ["2023-02-30", MESSAGES.birthDateInvalid],
     ["15/06/2020", MESSAGES.birthDateInvalid],
   ])("rejects the birth date %s", (birth_date, message) => {
@@ -52,7 +59,7 @@ describe("validatePatientForm", () => {
   });
 
   it.each([
-    ["121", MESSAGES.ageRange],
+    ["131", MESSAGES.ageRange],
     ["-1", MESSAGES.ageRange],
     ["4.5", MESSAGES.ageNotNumber],
     ["four", MESSAGES.ageNotNumber],
@@ -61,19 +68,36 @@ describe("validatePatientForm", () => {
     expect(r.errors.age_years).toBe(message);
   });
 
-  it("accepts age 0 (an infant) and 120", () => {
+  it("accepts age 0 (an infant) and the server's maximum, 130", () => {
+    expect(PATIENT_LIMITS.maxAgeYears).toBe(130);
     expect(validatePatientForm({ ...VALID, birth_date: "", age_years: "0" }, TODAY).ok).toBe(true);
-    expect(validatePatientForm({ ...VALID, birth_date: "", age_years: "120" }, TODAY).ok).toBe(true);
+    expect(validatePatientForm({ ...VALID, birth_date: "", age_years: "130" }, TODAY).ok).toBe(true);
   });
 
-  it("flags an age that contradicts the birth date", () => {
-    const r = validatePatientForm({ ...VALID, age_years: "9" }, TODAY);
+  it("accepts birth dates back to 1 January of the year 130 years ago, as the server does", () => {
+    expect(minBirthDate(TODAY)).toBe("1894-01-01");
+    expect(validatePatientForm({ ...VALID, birth_date: "1894-01-01" }, TODAY).ok).toBe(true);
+  });
+
+  it("flags an age more than a year away from the birth date's, as the server does", () => {
+    // The birth date gives 5 on TODAY; the server tolerates one year either way.
+    const r = validatePatientForm({ ...VALID, age_years: "7" }, TODAY);
     expect(r.errors.age_years).toBe(MESSAGES.ageMismatch(5));
-    expect(validatePatientForm({ ...VALID, age_years: "5" }, TODAY).ok).toBe(true);
+    expect(validatePatientForm({ ...VALID, age_years: "3" }, TODAY).errors.age_years).toBe(MESSAGES.ageMismatch(5));
+    for (const age of ["4", "5", "6"]) expect(validatePatientForm({ ...VALID, age_years: age }, TODAY).ok).toBe(true);
   });
 
-  it("rejects odd characters in the MRN and overlong names", () => {
-    expect(validatePatientForm({ ...VALID, mrn: "12<script>" }, TODAY).errors.mrn).toBe(MESSAGES.mrnChars);
+  it("takes any characters in the MRN but NUL, like the server, and limits lengths", () => {
+    expect(validatePatientForm({ ...VALID, mrn: "12<A>#ü" }, TODAY).ok).toBe(true);
+    expect(validatePatientForm({ ...VALID, mrn: "12\u0000" }, TODAY).errors.mrn).toBe(MESSAGES.nulChar);
+    expect(validatePatientForm({ ...VALID, mrn: "M".repeat(65) }, TODAY).errors.mrn).toBe(MESSAGES.mrnTooLong);
     expect(validatePatientForm({ ...VALID, name: "x".repeat(201) }, TODAY).errors.name).toBe(MESSAGES.nameTooLong);
+  });
+
+  it("takes notes up to the server's 5000 characters, counted as the server counts them", () => {
+    expect(validatePatientForm({ ...VALID, notes: "n".repeat(5000) }, TODAY).ok).toBe(true);
+    expect(validatePatientForm({ ...VALID, notes: "n".repeat(5001) }, TODAY).errors.notes).toBe(MESSAGES.notesTooLong);
+    // An emoji is one character to Python (and the server), two UTF-16 units to JavaScript.
+    expect(validatePatientForm({ ...VALID, notes: "🫁".repeat(5000) }, TODAY).ok).toBe(true);
   });
 });

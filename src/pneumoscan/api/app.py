@@ -23,6 +23,7 @@ from flask import Flask, current_app, g, request
 from pneumoscan.api.errors import register_error_handlers
 from pneumoscan.api.settings import Settings, SettingsError, default_database_url
 from pneumoscan.api.storage import Database, ImageStore
+from pneumoscan.models.recalibration import operating_point
 from pneumoscan.serving.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,10 @@ def load_model_card(run_dir: Path | None, predictor: Predictor) -> dict[str, Any
         card["threshold_rule_detail"] = rule
         card["threshold_rule"] = describe_threshold_rule(rule)
     card.setdefault("training_data", {"fingerprint": predictor.meta.get("data_fingerprint")})
+    # Where the model works: from the checkpoint, which is what refuses.
+    card["intended_population"] = predictor.population.to_dict() if predictor.population else None
+    check = predictor.population_check
+    card["population_check"] = check.summary() if check else None
     card.setdefault("metrics", {})
     figures: dict[str, str] = {}
     fig_dir = run_dir / "figures" if run_dir else None
@@ -187,19 +192,63 @@ def load_model_card(run_dir: Path | None, predictor: Predictor) -> dict[str, Any
         for fig in sorted(fig_dir.glob("*.png")):
             figures[fig.stem] = f"/api/model/figures/{fig.name}"
     card["figures"] = figures
+    card["operating_point"] = operating_point(predictor.meta)
+    card["validation_reports"] = validation_reports(run_dir)
     return card
+
+
+VALIDATION_SOURCE = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""A validation report's source name: its folder under ``RUN/validation/`` and a URL segment."""
+
+
+def validation_reports(run_dir: Path | None) -> list[dict[str, Any]]:
+    """Summaries of the ``pneumoscan validate`` reports attached to the run (``validation/*/report.json``).
+
+    Each: source, n, answered, refused by reason, share called pneumonia, AUC / sensitivity /
+    specificity / PPV / NPV / Brier as ``{value, ci_low, ci_high}`` or null, and figure URLs.
+    """
+    root = run_dir / "validation" if run_dir else None
+    if root is None or not root.is_dir():
+        return []
+    reports = []
+    for path in sorted(root.glob("*/report.json")):
+        source = path.parent.name
+        if not VALIDATION_SOURCE.match(source):
+            continue
+        try:
+            r = json.loads(path.read_text())
+            metrics = r.get("metrics") or {}
+            reports.append({
+                "source": source,
+                "n": int(r["n"]),
+                "answered": int(r["answered"]),
+                "refused": {str(k): int(v) for k, v in (r.get("refused") or {}).items()},
+                "pneumonia_called_share": r.get("pneumonia_called_share"),
+                "counts": r.get("counts"),
+                "threshold": (r.get("run") or {}).get("threshold"),
+                **{k: metrics.get(k) for k in ("auc", "sensitivity", "specificity", "ppv", "npv", "brier")},
+                "null_reasons": r.get("null_reasons") or {},
+                "created_at": r.get("created_at"),
+                "figures": {fig.stem: f"/api/model/validation/{source}/{fig.name}"
+                            for fig in sorted(path.parent.glob("*.png"))},
+            })
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("cannot read validation report %s (%s); not listed", path, exc)
+    return reports
 
 
 def describe_threshold_rule(rule: dict) -> str:
     """``{"rule": "sensitivity", "min_sensitivity": 0.95}`` -> a sentence for people."""
     name = str(rule.get("rule", ""))
+    where = (f"on the labelled images of site {rule['site']}" if rule.get("source") == "site"
+             else "on the validation split")
     if name == "sensitivity" and rule.get("min_sensitivity") is not None:
-        return (f"highest threshold with sensitivity >= {float(rule['min_sensitivity']):.2f} "
-                "on the validation split")
+        return f"highest threshold with sensitivity >= {float(rule['min_sensitivity']):.2f} {where}"
     if name == "youden":
-        return "maximises Youden's J (sensitivity + specificity - 1) on the validation split"
+        return f"maximises Youden's J (sensitivity + specificity - 1) {where}"
     if name == "fixed" and rule.get("fixed_threshold") is not None:
-        return f"fixed at {float(rule['fixed_threshold']):.2f}"
+        site = f" for site {rule['site']}" if rule.get("source") == "site" else ""
+        return f"fixed at {float(rule['fixed_threshold']):.2f}{site}"
     return ", ".join(f"{k}={v}" for k, v in rule.items())
 
 

@@ -45,6 +45,7 @@ RULES: dict[str, str] = {
     "meta.health": "public",
     "meta.model_card": "public",
     "meta.model_figure": "public",
+    "meta.validation_figure": "public",
     "meta.openapi": "public",
     "web.static_site": "public",
     "auth.login": "public",

@@ -114,6 +114,46 @@ def _schemas() -> dict[str, Any]:
                 "intended_use": {},
                 "limitations": {},
                 "figures": {"type": "object", "additionalProperties": {"type": "string"}},
+                "operating_point": _ref("OperatingPoint"),
+                "validation_reports": {"type": "array", "items": _ref("ValidationReport")},
+            },
+        },
+        "OperatingPoint": {
+            "type": "object",
+            "required": ["source", "threshold", "label"],
+            "description": "Where the decision threshold comes from: the run's validation split, or a site's "
+                           "labelled images (`pneumoscan calibrate`, with its provenance)",
+            "properties": {
+                "source": {"enum": ["validation", "site"]},
+                "threshold": {"type": "number"},
+                "rule": {"type": ["object", "null"]},
+                "label": {"type": "string", "description": "short text shown with every answer"},
+                "site": {"type": "string"},
+                "n_per_class": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "data_fingerprint": {"type": "string"},
+                "date": {"type": "string", "format": "date"},
+                "original_threshold": {"type": "number"},
+                "original_rule": {"type": ["object", "null"]},
+                "recalibration": {"enum": ["none", "platt", "isotonic"]},
+            },
+        },
+        "ValidationReport": {
+            "type": "object",
+            "required": ["source", "n", "answered", "refused", "figures"],
+            "description": "Summary of a `pneumoscan validate` report attached to the run",
+            "properties": {
+                "source": {"type": "string"},
+                "n": {"type": "integer"},
+                "answered": {"type": "integer"},
+                "refused": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "pneumonia_called_share": {"type": ["number", "null"]},
+                "counts": {"type": ["object", "null"]},
+                "threshold": {"type": ["number", "null"]},
+                **{k: {"oneOf": [{"type": "null"}, _ref("Metric")]}
+                   for k in ("auc", "sensitivity", "specificity", "ppv", "npv", "brier")},
+                "null_reasons": {"type": "object", "additionalProperties": {"type": "string"}},
+                "created_at": _NULLABLE_STR,
+                "figures": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "DicomTags": {
@@ -160,6 +200,8 @@ def _schemas() -> dict[str, Any]:
                 "threshold": {"type": "number"},
                 "model_version": {"type": "string"},
                 "model_id": {"type": "string"},
+                "operating_point": {"type": "string", "description": "which operating point decided (the "
+                                    "model card's operating_point.label)"},
                 "sha256": {"type": "string"},
                 "heatmap": {"type": "string", "description": "data:image/png;base64,... (with ?heatmap=1)"},
             },
@@ -213,6 +255,8 @@ def _schemas() -> dict[str, Any]:
                 "threshold": {"type": "number"},
                 "model_version": {"type": "string"},
                 "model_id": {"type": "string"},
+                "operating_point": {"type": ["string", "null"], "description": "the served model's operating "
+                                    "point label when the served model made it, else null"},
                 "created_at": {"type": "string", "format": "date-time"},
             },
         },
@@ -282,6 +326,17 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "A figure from the run folder (ROC curve, confusion matrix, ...)",
                 "operationId": "modelFigure",
                 "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+\\.png$"}}],
+                "responses": {"200": _png("The figure"), **_errors(404)},
+            }
+        },
+        "/api/model/validation/{source}/{name}": {
+            "get": {
+                "summary": "A figure of a validation report attached to the run (`pneumoscan validate --attach`)",
+                "operationId": "validationFigure",
+                "parameters": [{"name": "source", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}},
+                               {"name": "name", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+\\.png$"}}],
                 "responses": {"200": _png("The figure"), **_errors(404)},
             }

@@ -40,6 +40,7 @@ def model_summary(card: dict[str, Any], prediction_version: str, model_id: str) 
             "backbone": card.get("backbone"),
             "threshold": card.get("threshold"),
             "threshold_rule": card.get("threshold_rule"),
+            "operating_point": card.get("operating_point"),
             "training_data": {
                 "source": training.get("source"),
                 "fingerprint": training.get("fingerprint"),
@@ -175,7 +176,9 @@ def render_pdf(
                          if prob is not None and thr is not None else label), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(font, size=9)
-    row("Rule", "PNEUMONIA when the probability is at or above the threshold chosen on validation data")
+    op = pred.get("operating_point")
+    row("Rule", "PNEUMONIA when the probability is at or above the threshold "
+        + (f"of the operating point {op}" if op else "chosen on validation data"))
     row("Model version", pred.get("model_version"))
     row("Predicted at", pred.get("created_at"))
     pdf.ln(2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import current_app
+
 from pneumoscan.api.storage import Patient, Prediction, Study, iso
 
 
@@ -43,8 +45,17 @@ def prediction_json(prediction: Prediction | None) -> dict[str, Any] | None:
         "threshold": prediction.threshold,
         "model_version": prediction.model_version,
         "model_id": prediction.model_id,
+        "operating_point": operating_point_label(prediction.model_id),
         "created_at": iso(prediction.created_at),
     }
+
+
+def operating_point_label(model_id: str | None) -> str | None:
+    """The served model's operating-point label for its own predictions (None for an earlier model's)."""
+    svc = current_app.extensions.get("pneumoscan") if current_app else None
+    if svc is None or model_id != svc.model_id:
+        return None
+    return (svc.model_card.get("operating_point") or {}).get("label")
 
 
 def study_json(study: Study) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,5 +146,31 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
         raise ApiError(
             400, "invalid_field", f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.",
             field=name,
+        )
+    return value
+
+
+MAX_AGE_YEARS = 130
+
+
+def age_field() -> float | None:
+    """The optional multipart form field ``age_years``: the patient's age in years (decimals allowed).
+
+    Raises:
+        ApiError: not a finite number between 0 and 130 (400 invalid_field).
+    """
+    raw = request.form.get("age_years")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or not 0 <= value <= MAX_AGE_YEARS:
+        raise ApiError(
+            400, "invalid_field",
+            f"'age_years' must be the patient's age in years, a number from 0 to {MAX_AGE_YEARS}, got {raw[:40]!r}. "
+            "Leave it out when the age is unknown.",
+            field="age_years",
         )
     return value

@@ -76,7 +76,8 @@ class ImageDecodeError(ValueError):
 class DicomInfo:
     """Patient and study tags of a DICOM file, in the shapes the patient form uses.
 
-    Dates are ISO ``YYYY-MM-DD`` (or None when absent or malformed); ``sex`` is one of
+    Dates are ISO ``YYYY-MM-DD`` (or None when absent or malformed); ``patient_age`` is the raw DICOM
+    age string (``nnnD/W/M/Y``); ``sex`` is one of
     ``female``, ``male``, ``other``, ``unknown``; ``patient_name`` reads "Given Family".
     """
 
@@ -91,6 +92,7 @@ class DicomInfo:
     photometric_interpretation: str | None
     bits_stored: int | None
     transfer_syntax: str | None
+    patient_age: str | None = None  # DICOM AS, e.g. "004Y", "018M" (PatientAge)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -498,6 +500,7 @@ def dicom_info(ds: Any) -> DicomInfo:
         photometric_interpretation=(text("PhotometricInterpretation") or "").upper() or None,
         bits_stored=number("BitsStored"),
         transfer_syntax=ts,
+        patient_age=text("PatientAge"),
     )
 
 

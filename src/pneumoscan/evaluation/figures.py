@@ -147,3 +147,68 @@ def training_curves(history: Sequence[dict], path: Path) -> Path:
     b.set_title("accuracy / AUC")
     b.legend(fontsize=8)
     return _save(fig, path)
+
+
+def reliability_diagram(curve: dict, brier: dict, path: Path, title: str) -> Path:
+    """Observed share of pneumonia against the mean predicted probability, per probability bin.
+
+    Points on the diagonal mean the probabilities can be read as frequencies; below it, the model
+    over-calls pneumonia. Marker area follows the images per bin; the Brier score is in the legend.
+    """
+    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfectly calibrated")
+    counts = np.asarray(curve["counts"], dtype=float)
+    sizes = 20 + 180 * counts / max(counts.max(), 1)
+    brier_text = f"Brier {brier['value']:.3f}"
+    if brier.get("ci_low") is not None:
+        brier_text += f" (95% CI {brier['ci_low']:.3f}-{brier['ci_high']:.3f})"
+    ax.plot(curve["predicted"], curve["observed"], "-", color="tab:purple", lw=1.5)
+    ax.scatter(curve["predicted"], curve["observed"], s=sizes, color="tab:purple", zorder=3, label=brier_text)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean predicted P(pneumonia) in the bin")
+    ax.set_ylabel("share with pneumonia in the bin")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, path)
+
+
+def refusal_bars(by_class: dict[str, dict], path: Path, title: str) -> Path:
+    """Per label: images answered and refused, the refusals split by reason (stacked bars)."""
+    labels = list(by_class)
+    reasons = sorted({r for c in by_class.values() for r in c["refused"]})
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(labels) + 2.5), 3.8))
+    bottom = np.zeros(len(labels))
+    answered = np.asarray([by_class[c]["answered"] for c in labels], dtype=float)
+    ax.bar(labels, answered, color="tab:green", label="answered")
+    bottom += answered
+    colours = plt.get_cmap("tab10")
+    for k, reason in enumerate(reasons):
+        vals = np.asarray([by_class[c]["refused"].get(reason, 0) for c in labels], dtype=float)
+        ax.bar(labels, vals, bottom=bottom, color=colours((k + 3) % 10), label=f"refused: {reason}")
+        bottom += vals
+    for x, total in enumerate(bottom):
+        ax.text(x, total, f"n={int(total)}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, max(bottom.max(), 1) * 1.12)
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def operating_points_figure(rows: Sequence[dict], threshold: float, path: Path) -> Path:
+    """Sensitivity and specificity of the answered images across thresholds, the run's marked."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    t = [r["threshold"] for r in rows]
+    for key, colour in (("sensitivity", "tab:orange"), ("specificity", "tab:blue")):
+        vals = [np.nan if r[key] is None else r[key] for r in rows]
+        if not np.all(np.isnan(vals)):
+            ax.plot(t, vals, "o-", ms=3, color=colour, label=key)
+    ax.plot(t, [r["called_pneumonia"] for r in rows], ":", color="grey", label="share called pneumonia")
+    ax.axvline(threshold, color="red", lw=1.5, ls="--", label=f"run threshold {threshold:.3f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("threshold on P(pneumonia)")
+    ax.set_title("Operating points")
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)

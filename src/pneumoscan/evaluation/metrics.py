@@ -46,9 +46,12 @@ def evaluate_predictions(
     point = point_metrics(y, p, threshold)
     rng = np.random.default_rng(seed)
     samples = {k: [] for k in METRIC_NAMES}
+    # Resamples missing a class are skipped when the data has both; a one-class source (all normal
+    # films, say) still gets intervals for what it can measure (specificity, accuracy).
+    both = len(np.unique(y)) == 2
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
-        if len(np.unique(y[idx])) < 2:
+        if both and len(np.unique(y[idx])) < 2:
             continue
         for k, v in point_metrics(y[idx], p[idx], threshold).items():
             samples[k].append(v)

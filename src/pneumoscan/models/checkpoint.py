@@ -2,11 +2,13 @@
 
 ``meta`` keys: ``backbone``, ``dropout``, ``class_names``, ``preprocessing`` (dict),
 ``threshold``, ``threshold_rule``, ``model_version``, ``weights_origin``, ``data_fingerprint``,
-``ood`` (a ``FeatureGate`` dict or None), ``format_version``.
+``ood`` (a ``FeatureGate`` dict or None), ``population_check`` (a ``PopulationCheck`` dict or None),
+``intended_population`` (an ``IntendedPopulation`` dict), ``format_version``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from pneumoscan.models.registry import build_model
 
 FORMAT_VERSION = 1
 REQUIRED_META = ("backbone", "class_names", "preprocessing", "threshold", "model_version")
+ARRAY_META = ("ood", "population_check")  # meta entries whose numpy arrays are stored as tensors
 
 
 def save_checkpoint(path: str | Path, model: PneumoniaNet, meta: dict, half: bool = False) -> Path:
@@ -28,14 +31,27 @@ def save_checkpoint(path: str | Path, model: PneumoniaNet, meta: dict, half: boo
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.state_dict().items()
     }
     meta = {**meta, "format_version": FORMAT_VERSION, "weights_dtype": "float16" if half else "float32"}
-    if meta.get("ood") is not None:
-        meta["ood"] = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in meta["ood"].items()}
+    for key in ARRAY_META:
+        if meta.get(key) is not None:
+            meta[key] = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in meta[key].items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"state_dict": state, "meta": meta}, tmp)
     tmp.replace(path)
     return path
+
+
+def checkpoint_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of ``checkpoint.pt`` (``path`` is the file or its run folder): the exact weights."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[PneumoniaNet, dict]:
@@ -54,8 +70,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(blob, dict) or "meta" not in blob or "state_dict" not in blob:
         raise ValueError(f"{path} is not a PneumoScan checkpoint (no meta/state_dict).")
     meta = blob["meta"]
-    if meta.get("ood") is not None:
-        meta["ood"] = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in meta["ood"].items()}
+    for key in ARRAY_META:
+        if meta.get(key) is not None:
+            meta[key] = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in meta[key].items()}
     model = build_model(meta["backbone"], weights="none", dropout=meta.get("dropout", 0.0))
     state = {
         k: v.float() if v.is_floating_point() else v

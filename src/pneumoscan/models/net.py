@@ -96,5 +96,24 @@ class PneumoniaNet(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)
 
+    def features_and_block_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features and, concatenated, the spatial mean of every block's output.
+
+        The block means describe the image at every depth (edges and textures early, anatomy late);
+        the population check uses them. They cost one mean per block on top of the forward pass.
+        """
+        taps: list[torch.Tensor] = []
+
+        def keep(_module: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
+            taps.append(out.float().mean((2, 3)) if out.ndim == 4 else out.float().flatten(1))
+
+        hooks = [block.register_forward_hook(keep) for block in self.blocks]
+        try:
+            feats = self.backbone(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return feats, torch.cat(taps, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

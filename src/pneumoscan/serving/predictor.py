@@ -6,8 +6,9 @@ the refusal gate fitted at training time. Nothing is re-typed here.
 - ``predict(image)`` / ``predict_batch(images)``: the model's answer (one forward pass per batch),
   with a Grad-CAM heatmap on request. No refusal: what ``pneumoscan predict`` prints.
 - ``screen(decoded)`` / ``screen_batch(decodeds)``: the same, behind the refusal chain (DICOM tags,
-  pixel checks, then the feature gate); raises ``NotChestXrayError`` for an image the model was
-  not made for. What the API serves.
+  the patient's age against the intended population, pixel checks, then the feature gate and the
+  population check on the model's own features); raises ``NotChestXrayError`` for an image the
+  model was not made for. What the API serves.
 
 Thread-safe: the model runs under one lock (Grad-CAM hooks the model, and on a CPU two forward
 passes at once only compete for the same cores). Several images passed together share one forward
@@ -30,8 +31,11 @@ from pneumoscan.data.decoding import DecodedImage, DicomInfo
 from pneumoscan.data.transforms import Preprocessing, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
+from pneumoscan.models.population import IntendedPopulation, PopulationCheck
+from pneumoscan.models.recalibration import Recalibration
 from pneumoscan.serving.batching import Coalescer
 from pneumoscan.serving.heatmap import grad_cam, overlay_png
+from pneumoscan.serving.population import age_from_dicom, check_age, image_outside
 from pneumoscan.serving.refusal import (
     NotChestXrayError,
     Refusal,
@@ -53,6 +57,7 @@ class Prediction:
         threshold: the decision threshold from the checkpoint.
         model_version: the checkpoint's version string.
         ood_distance: distance of the image's features to the training data (None without a gate).
+        population_score: the population check's P(another population) (None without a check).
         heatmap_png: Grad-CAM overlay PNG, when asked for.
         heatmap_class: the class the heatmap explains (the predicted label).
     """
@@ -62,6 +67,7 @@ class Prediction:
     threshold: float
     model_version: str
     ood_distance: float | None = None
+    population_score: float | None = None
     heatmap_png: bytes | None = field(default=None, repr=False)
     heatmap_class: str | None = None
 
@@ -106,8 +112,15 @@ class Predictor:
         self.transform = eval_transform(self.preprocessing)
         self.class_names: list[str] = list(meta["class_names"])
         self.threshold = float(meta["threshold"])
+        self.recalibration = Recalibration.from_dict(meta.get("recalibration"))
         self.model_version: str = str(meta["model_version"])
         self.gate: FeatureGate | None = FeatureGate.from_dict(meta["ood"]) if meta.get("ood") else None
+        self.population: IntendedPopulation | None = (
+            IntendedPopulation.from_dict(meta["intended_population"]) if meta.get("intended_population") else None
+        )
+        self.population_check: PopulationCheck | None = (
+            PopulationCheck.from_dict(meta["population_check"]) if meta.get("population_check") else None
+        )
         if self.gate is None:
             log.warning("checkpoint %s has no refusal gate: only the dedicated checks refuse images",
                         self.model_version)
@@ -132,41 +145,56 @@ class Predictor:
         """The checkpoint's eval transform applied to each image, stacked into one batch."""
         return torch.stack([self.transform(im) for im in images])
 
-    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor]:
-        """Pooled features and logits of one (possibly merged) batch, under the model lock."""
+    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
+        """Pooled features, logits and (for the population check) block means of one (possibly
+        merged) batch, under the model lock."""
         model = self.model
         has_parts = hasattr(model, "backbone") and hasattr(model, "head")
+        want_means = has_parts and self.population_check is not None and self.population_check.features == "block_means"
+        means = None
         with self._lock, torch.inference_mode():
-            feats = model.backbone(batch.to(self.device)) if has_parts else None
-            logits = model.head(feats) if has_parts else model(batch.to(self.device))
-        return (None if feats is None else feats.float().cpu().numpy()), logits.float().cpu()
+            x = batch.to(self.device)
+            if want_means:
+                feats, means = model.features_and_block_means(x)
+            else:
+                feats = model.backbone(x) if has_parts else None
+            logits = model.head(feats) if has_parts else model(x)
+        as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
+        return as_np(feats), logits.float().cpu(), as_np(means)
 
     def _forward(
         self, batch: torch.Tensor, cam_targets: Sequence[int] | None = None
-    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
-        """Pooled features, logits and (with ``cam_targets``) Grad-CAMs for a batch.
+    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None, np.ndarray | None]:
+        """Pooled features, logits, (with ``cam_targets``) Grad-CAMs and block means for a batch.
 
         Without CAMs the batch goes through the coalescer: batches that other threads submit at the
         same time share the forward pass. Grad-CAM runs alone under the model lock (it hooks the model).
         """
         if cam_targets is None:
-            feats, logits = self._coalescer.submit(batch)
-            return feats, logits, None
+            feats, logits, means = self._coalescer.submit(batch)
+            return feats, logits, None, means
         with self._lock:
             cams, logits = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), cam_targets)
-        return None, logits.float().cpu(), cams
+        return None, logits.float().cpu(), cams, None
+
+    def _probabilities(self, logits: torch.Tensor) -> list[float]:
+        """P(pneumonia) from the logits, through the site's recalibration when the run has one."""
+        return self.recalibration.apply(torch.softmax(logits, 1)[:, 1].numpy()).tolist()
 
     def probabilities(self, images: Sequence[Image.Image]) -> list[float]:
         """Probability of PNEUMONIA for each image, in one batch."""
-        _, logits, _ = self._forward(self.preprocess(images))
-        return torch.softmax(logits, 1)[:, 1].tolist()
+        _, logits, _, _ = self._forward(self.preprocess(images))
+        return self._probabilities(logits)
 
     def _predictions(self, images: Sequence[Image.Image]) -> tuple[list[Prediction], torch.Tensor]:
         """Predictions without heatmaps, and the preprocessed batch (for ``_add_heatmaps``)."""
         batch = self.preprocess(images)
-        feats, logits, _ = self._forward(batch)
-        probs = torch.softmax(logits, 1)[:, 1].tolist()
+        feats, logits, _, means = self._forward(batch)
+        probs = self._probabilities(logits)
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
+        pop = self.population_check
+        pop_input = means if (pop is not None and pop.features == "block_means") else feats
+        pop_scores = pop.score(pop_input) if (pop is not None and pop_input is not None) else None
         preds = [
             Prediction(
                 label=self.class_names[int(p >= self.threshold)],
@@ -174,6 +202,7 @@ class Predictor:
                 threshold=self.threshold,
                 model_version=self.model_version,
                 ood_distance=None if distances is None else float(distances[i]),
+                population_score=None if pop_scores is None else float(pop_scores[i]),
             )
             for i, p in enumerate(probs)
         ]
@@ -184,7 +213,7 @@ class Predictor:
     ) -> list[Prediction]:
         """Grad-CAM of each image's predicted class, as an overlay PNG on the image."""
         targets = [self.class_names.index(p.label) for p in preds]
-        _, _, cams = self._forward(batch, cam_targets=targets)
+        _, _, cams, _ = self._forward(batch, cam_targets=targets)
         return [
             replace(pred, heatmap_png=overlay_png(image, cams[i], self.preprocessing), heatmap_class=pred.label)
             for i, (image, pred) in enumerate(zip(images, preds))
@@ -211,31 +240,57 @@ class Predictor:
 
     # --------------------------------------------------------------------------------- refusals
 
-    def check(self, image: Image.Image, dicom: DicomInfo | None = None) -> Refusal | None:
-        """The cheap checks only (DICOM tags, then pixels); no model run."""
-        return check_dicom_tags(dicom) or check_pixels(image)
+    def check(
+        self, image: Image.Image, dicom: DicomInfo | None = None, age_years: float | None = None
+    ) -> Refusal | None:
+        """The cheap checks only (DICOM tags, the age rule, then pixels); no model run.
+
+        Args:
+            image: the decoded image.
+            dicom: its DICOM tags, if any.
+            age_years: the patient's age when the request states it; otherwise the DICOM tags' age
+                (``PatientAge``, or birth date with study date) is used when present.
+        """
+        if age_years is not None:
+            age, source = age_years, "the request"
+        else:
+            age, source = age_from_dicom(dicom), "the DICOM tags"
+        return check_dicom_tags(dicom) or check_age(age, self.population, source) or check_pixels(image)
 
     def screen_batch(
-        self, decoded: Sequence[DecodedImage], heatmap: bool = False
+        self,
+        decoded: Sequence[DecodedImage],
+        heatmap: bool = False,
+        ages: Sequence[float | None] | None = None,
     ) -> list[Prediction | Refusal]:
         """Refuse what the model was not made for; predict the rest in one forward pass.
 
         Args:
             decoded: images from ``pneumoscan.data.decoding.decode_image``.
             heatmap: compute a Grad-CAM overlay for each accepted image.
+            ages: the patient's age in years for each image when known (None entries: unknown, the
+                DICOM tags are consulted).
 
         Returns:
             For each input, a ``Prediction`` or the ``Refusal`` that stopped it.
         """
-        results: list[Prediction | Refusal | None] = [self.check(d.image, d.dicom) for d in decoded]
+        ages = list(ages) if ages is not None else [None] * len(decoded)
+        if len(ages) != len(decoded):
+            raise ValueError(f"ages has {len(ages)} entries for {len(decoded)} images.")
+        results: list[Prediction | Refusal | None] = [
+            self.check(d.image, d.dicom, age) for d, age in zip(decoded, ages)
+        ]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             preds, batch = self._predictions([decoded[i].image for i in todo])
             accepted: list[int] = []  # positions within ``todo``
             for j, (i, pred) in enumerate(zip(todo, preds)):
                 gate = self.gate
+                pop = self.population_check
                 if gate is not None and pred.ood_distance is not None and pred.ood_distance > gate.threshold:
                     results[i] = out_of_distribution(pred.ood_distance, gate.threshold)
+                elif pop is not None and pred.population_score is not None and pred.population_score > pop.threshold:
+                    results[i] = image_outside(pred.population_score, pop.threshold, self.population)
                 else:
                     results[i] = pred
                     accepted.append(j)
@@ -246,13 +301,14 @@ class Predictor:
                     results[todo[j]] = pred
         return [r for r in results if r is not None]
 
-    def screen(self, decoded: DecodedImage, heatmap: bool = False) -> Prediction:
-        """Predict one decoded upload, or refuse it.
+    def screen(self, decoded: DecodedImage, heatmap: bool = False, age_years: float | None = None) -> Prediction:
+        """Predict one decoded upload, or refuse it (``age_years``: the patient's age when known).
 
         Raises:
-            NotChestXrayError: the image is not a frontal chest X-ray (``.refusal`` says why).
+            NotChestXrayError: the image is not a frontal chest X-ray, or is outside the intended
+                population (``.refusal`` says why).
         """
-        result = self.screen_batch([decoded], heatmap=heatmap)[0]
+        result = self.screen_batch([decoded], heatmap=heatmap, ages=[age_years])[0]
         if isinstance(result, Refusal):
             raise NotChestXrayError(result)
         return result

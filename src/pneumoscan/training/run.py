@@ -26,8 +26,9 @@ from pneumoscan.evaluation import figures
 from pneumoscan.evaluation.inference import predict_probabilities
 from pneumoscan.evaluation.metrics import evaluate_predictions
 from pneumoscan.evaluation.threshold import choose_threshold
-from pneumoscan.models.checkpoint import load_checkpoint, save_checkpoint
+from pneumoscan.models.checkpoint import checkpoint_sha256, load_checkpoint, save_checkpoint
 from pneumoscan.models.ood import FeatureGate
+from pneumoscan.models.population import IntendedPopulation
 from pneumoscan.models.registry import backbone_info, build_model
 from pneumoscan.training.engine import (
     class_weights,
@@ -84,8 +85,12 @@ def _weights_hash(model: nn.Module) -> str:
 
 
 def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress: bool = True,
-              command: str = "") -> Path | None:
+              command: str = "", init_from: str | Path | None = None) -> Path | None:
     """Train on ``data`` with ``cfg`` and write the run folder ``out``.
+
+    ``init_from`` (a run folder) starts from that run's weights instead of ``model.weights``: the
+    head, and with ``model.unfreeze_last`` N the last N stages, train on; the new run records its
+    parent (``parent_run``) in the checkpoint meta and the model card.
 
     Returns:
         The run folder (None on non-main ranks of a distributed run).
@@ -103,7 +108,12 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     tfs = data_transforms(spec)
     log.info("train %s | val %s (%s)", splits.train.class_counts(), splits.val.class_counts(), splits.val_source)
 
-    model = build_model(mc.backbone, mc.weights, unfreeze_last=mc.unfreeze_last, dropout=mc.dropout).to(device)
+    parent = load_parent(init_from, mc.backbone, spec) if init_from is not None else None
+    model = build_model(mc.backbone, mc.weights if parent is None else "none", unfreeze_last=mc.unfreeze_last,
+                        dropout=mc.dropout)
+    if parent is not None:
+        model.load_state_dict(parent[0].state_dict())
+    model = model.to(device)
     weight = class_weights(splits.train.targets).to(device) if tc.class_weighted_loss else None
     criterion = nn.CrossEntropyLoss(weight=weight)
     eval_tf = tfs["val"]
@@ -171,13 +181,17 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "class_names": list(CLASS_NAMES),
         "preprocessing": spec.to_dict(),
         "threshold": threshold,
-        "threshold_rule": {"rule": ev.threshold_rule, "min_sensitivity": ev.min_sensitivity},
+        "threshold_rule": threshold_rule_meta(ev.threshold_rule, ev.min_sensitivity, ev.fixed_threshold),
         "model_version": version,
-        "weights_origin": backbone_info(mc.backbone).weights_origin if mc.weights == "imagenet" else mc.weights,
+        "weights_origin": (f"run {parent[1]['model_version']}" if parent is not None else
+                           backbone_info(mc.backbone).weights_origin if mc.weights == "imagenet" else mc.weights),
         "data_fingerprint": splits.fingerprint,
         "ood": gate.to_dict(),
+        "intended_population": intended_population(cfg).to_dict(),
         "pneumoscan_version": __version__,
     }
+    if parent is not None:
+        meta["parent_run"] = parent[1]
     save_checkpoint(out / "checkpoint.pt", model, meta)
     save_config(cfg, out / "config.yaml")
     _write_json(out / "history.json", result.history)
@@ -191,7 +205,8 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
                                f"Scores on the model-selection split (n={len(y_va)})")
     card = {
         "model_version": version,
-        "architecture": f"{mc.backbone} backbone (ImageNet-pretrained, "
+        "architecture": f"{mc.backbone} backbone ("
+                        f"{'ImageNet-pretrained' if parent is None else 'from run ' + parent[1]['model_version']}, "
                         f"{'frozen' if mc.unfreeze_last == 0 else f'last {mc.unfreeze_last} blocks fine-tuned'}) "
                         "+ linear two-class head",
         "backbone": mc.backbone,
@@ -209,7 +224,9 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         "training": {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "monitor": tc.monitor, "best_val_score": result.best_score, "command": command},
         "refusal_gate": {"kind": "mahalanobis_pca", "threshold": gate.threshold, "quantile": gate.quantile},
+        "intended_population": meta["intended_population"],
         "metrics": {"model_selection": _summary(val_metrics)},
+        **({"parent_run": parent[1]} if parent is not None else {}),
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -225,6 +242,37 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         dist.destroy_process_group()
     log.info("run folder written: %s", out)
     return out
+
+
+def load_parent(run_dir: str | Path, backbone: str, spec: Preprocessing) -> tuple[nn.Module, dict]:
+    """The parent run's model and its ``parent_run`` record (model_version, checkpoint sha256, path).
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``run_dir``.
+        ValueError: the parent has another backbone.
+    """
+    run_dir = Path(run_dir)
+    model, meta = load_checkpoint(run_dir)
+    if meta["backbone"] != backbone:
+        raise ValueError(f"--init-from {run_dir} is a {meta['backbone']} run but the config asks for {backbone}. "
+                         f"Drop --backbone/--config (the parent's config.yaml is the default) or pass "
+                         f"--backbone {meta['backbone']}.")
+    if meta["preprocessing"] != spec.to_dict():
+        log.warning("the parent run %s was trained with other preprocessing (%s); this run uses %s", run_dir,
+                    meta["preprocessing"], spec.to_dict())
+    record = {"model_version": str(meta["model_version"]), "checkpoint_sha256": checkpoint_sha256(run_dir),
+              "path": str(run_dir.resolve())}
+    log.info("initialising from run %s (%s)", run_dir, record["model_version"])
+    return model, record
+
+
+def threshold_rule_meta(rule: str, min_sensitivity: float, fixed_threshold: float) -> dict:
+    """The checkpoint's ``threshold_rule``: the rule and the one setting it used (nothing it ignored)."""
+    if rule == "fixed":
+        return {"rule": "fixed", "fixed_threshold": float(fixed_threshold)}
+    if rule == "youden":
+        return {"rule": "youden"}
+    return {"rule": rule, "min_sensitivity": float(min_sensitivity)}
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", device: torch.device | None = None,
@@ -282,3 +330,10 @@ def _sample_grid(ds: LabelledImages, path: Path, seed: int) -> None:
 
 def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+
+
+def intended_population(cfg: ExperimentConfig) -> IntendedPopulation:
+    """The run's intended population from the config's ``population`` section."""
+    pc = cfg.population
+    views = tuple(v.strip().upper() for v in pc.views.split(",") if v.strip())
+    return IntendedPopulation(pc.age_min_years, pc.age_max_years, views, pc.description)

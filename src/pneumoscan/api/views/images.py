@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 
 from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
-from pneumoscan.api.uploads import decode_upload, flag, png_data_url, preview_data_url, read_upload
+from pneumoscan.api.uploads import age_field, decode_upload, flag, png_data_url, preview_data_url, read_upload
 from pneumoscan.serving.refusal import NotChestXrayError, Refusal
 
 bp = Blueprint("images", __name__, url_prefix="/api")
@@ -43,16 +43,22 @@ def inspect():
 
 @bp.post("/predict")
 def predict():
-    """Predict one upload without storing anything; ``?heatmap=1`` adds the Grad-CAM overlay."""
+    """Predict one upload without storing anything; ``?heatmap=1`` adds the Grad-CAM overlay.
+
+    The optional form field ``age_years`` (else the DICOM age tags) is checked against the model's
+    intended population: outside it, the answer is a refusal, not a prediction.
+    """
     want_heatmap = flag("heatmap")
+    age = age_field()
     upload = read_upload()
     decoded = decode_upload(upload)
     svc = services()
     try:
-        pred = svc.predictor.screen(decoded, heatmap=want_heatmap)
+        pred = svc.predictor.screen(decoded, heatmap=want_heatmap, age_years=age)
     except NotChestXrayError as exc:
         raise refusal_error(exc.refusal) from exc
-    body = {**pred.to_dict(), "model_id": svc.model_id, "sha256": upload.sha256}
+    body = {**pred.to_dict(), "model_id": svc.model_id, "operating_point": svc.model_card["operating_point"]["label"],
+            "sha256": upload.sha256}
     if want_heatmap and pred.heatmap_png is not None:
         body["heatmap"] = png_data_url(pred.heatmap_png)
     return jsonify(body)

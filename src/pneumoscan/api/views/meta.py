@@ -40,6 +40,23 @@ def model_figure(name: str):
     return send_file(fig_dir / name, mimetype="image/png", max_age=3600)
 
 
+@bp.get("/model/validation/<source>/<name>")
+def validation_figure(source: str, name: str):
+    """A figure of a validation report in ``RUN/validation/<source>/`` (listed in the card's reports)."""
+    svc = services()
+    reports = {r["source"]: r for r in svc.model_card.get("validation_reports", [])}
+    folder = svc.run_dir / "validation" / source if svc.run_dir and source in reports else None
+    if not _FIGURE_NAME.match(name) or folder is None or not (folder / name).is_file():
+        if source not in reports:
+            available = ", ".join(sorted(reports)) or "none"
+            raise ApiError(404, "not_found", f"No validation report {source!r} attached to the run. "
+                           f"Available: {available}.")
+        available = ", ".join(sorted(reports[source]["figures"])) or "none"
+        raise ApiError(404, "not_found", f"No figure {name!r} in the {source} validation report. "
+                       f"Available: {available}.")
+    return send_file(folder / name, mimetype="image/png", max_age=3600)
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())

@@ -10,6 +10,7 @@ created are removed again.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 from collections.abc import Iterator
@@ -23,10 +24,11 @@ from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.serialize import study_json
 from pneumoscan.api.storage import Patient, Prediction, Study
-from pneumoscan.api.uploads import decode_upload, int_arg, json_body, read_upload
+from pneumoscan.api.uploads import age_field, decode_upload, int_arg, json_body, read_upload
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.images import refusal_error
 from pneumoscan.data.decoding import to_png_bytes
+from pneumoscan.serving.population import age_between
 from pneumoscan.serving.refusal import NotChestXrayError
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,13 @@ def _require_patient(session: Session, patient_id: int) -> Patient:
     return patient
 
 
+def _patient_age(patient: Patient) -> float | None:
+    """The patient's age in years today: from the birth date when stored, else the stored age."""
+    if patient.birth_date is not None:
+        return age_between(patient.birth_date, dt.date.today())
+    return None if patient.age_years is None else float(patient.age_years)
+
+
 def get_study(session: Session, study_id: int) -> Study:
     study = session.scalar(
         select(Study).where(Study.id == study_id).options(selectinload(Study.predictions))
@@ -88,13 +97,16 @@ def get_study(session: Session, study_id: int) -> Study:
 def create_study():
     svc = services()
     patient_id = _patient_id_field()
+    age = age_field()  # the form's age wins over the patient record's, which wins over DICOM tags
     upload = read_upload()
     if patient_id is not None:
         with svc.db.session() as session:
-            _require_patient(session, patient_id)
+            patient = _require_patient(session, patient_id)
+            if age is None:
+                age = _patient_age(patient)
     decoded = decode_upload(upload)
     try:
-        pred = svc.predictor.screen(decoded, heatmap=True)
+        pred = svc.predictor.screen(decoded, heatmap=True, age_years=age)
     except NotChestXrayError as exc:
         raise refusal_error(exc.refusal) from exc
     display_png = to_png_bytes(decoded.image)

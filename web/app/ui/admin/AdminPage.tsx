@@ -1,7 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { whoAmI, type AdminUser } from "@/lib/admin-api";
+import { whoAmI } from "@/lib/admin-api";
+import type { User } from "@/lib/definitions";
 import { ErrorNotice } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
 import { AuditPanel } from "./AuditPanel";
@@ -10,7 +11,7 @@ import { UsersPanel } from "./UsersPanel";
 /** Administration: users (create, disable/enable, reset password, unlock) and the audit log. Admins only. */
 export function AdminPage() {
   const router = useRouter();
-  const [me, setMe] = useState<AdminUser | null | undefined>(undefined);
+  const [me, setMe] = useState<User | null | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
 
   useEffect(() => {

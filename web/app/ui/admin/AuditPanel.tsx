@@ -1,6 +1,7 @@
 "use client";
 import { useCallback, useEffect, useState } from "react";
-import { getAudit, type AuditFilter, type AuditPage } from "@/lib/admin-api";
+import { getAudit, type AuditFilter } from "@/lib/admin-api";
+import type { AuditPage } from "@/lib/definitions";
 import { ErrorNotice } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
 

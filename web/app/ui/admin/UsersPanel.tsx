@@ -1,13 +1,14 @@
 "use client";
 import { useCallback, useEffect, useState } from "react";
 import { errorMessage } from "@/lib/api";
-import { createUser, listUsers, resetPassword, setDisabled, unlockUser, type AdminUser } from "@/lib/admin-api";
+import { createUser, listUsers, resetPassword, setDisabled, unlockUser } from "@/lib/admin-api";
+import type { User } from "@/lib/definitions";
 import { ErrorNotice } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
 
 /** The user list with its actions, and the form that creates a user (the generated password is shown once). */
-export function UsersPanel({ me }: { me: AdminUser }) {
-  const [users, setUsers] = useState<AdminUser[] | null>(null);
+export function UsersPanel({ me }: { me: User }) {
+  const [users, setUsers] = useState<User[] | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [message, setMessage] = useState<{ text: string; secret?: string } | null>(null);
   const [failure, setFailure] = useState<string | null>(null);

@@ -4,7 +4,7 @@
  * request answers 401 (the session ended). Pages with patient data wrap themselves in RequireSignIn.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { csrfToken, getMe, isUnauthorized, logout } from "@/lib/api";
+import { UNAUTHORIZED_EVENT, csrfToken, getMe, isUnauthorized, logout } from "@/lib/api";
 import type { User } from "@/lib/definitions";
 
 export type AuthState =
@@ -21,13 +21,6 @@ interface AuthContextValue {
 }
 
 const AuthContext = createContext<AuthContextValue | null>(null);
-
-/** Fired by data loaders that got a 401, so that the app notices the session has ended. */
-export const UNAUTHORIZED_EVENT = "pneumoscan:unauthorized";
-
-export function notifyUnauthorized(): void {
-  if (typeof window !== "undefined") window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
-}
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: "loading", user: null, error: null });

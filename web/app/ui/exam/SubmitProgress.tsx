@@ -1,40 +1,39 @@
 "use client";
+import type { ExamSubmitState, SubmitStep } from "./useExamSubmit";
 
-export type SubmitPhase = "idle" | "checking" | "saving" | "uploading" | "analysing" | "done" | "failed";
-
-const STEPS: { phase: SubmitPhase; label: string }[] = [
-  { phase: "saving", label: "Saving the patient's details" },
-  { phase: "uploading", label: "Uploading the X-ray" },
-  { phase: "analysing", label: "Analysing the X-ray" },
-  { phase: "done", label: "Opening the result" },
+const STEPS: { step: SubmitStep | "open"; label: string }[] = [
+  { step: "saving", label: "Saving the patient's details" },
+  { step: "uploading", label: "Uploading the X-ray" },
+  { step: "analysing", label: "Analysing the X-ray" },
+  { step: "open", label: "Opening the result" },
 ];
 
-const ORDER: SubmitPhase[] = ["saving", "uploading", "analysing", "done"];
-
 /** Visible, announced progress of "Analyse X-ray": a step list and the upload's progress bar. */
-export function SubmitProgress({ phase, uploadFraction }: { phase: SubmitPhase; uploadFraction: number }) {
-  const active = ORDER.indexOf(phase);
-  const current =
-    phase === "checking" ? "Reading the image before analysis…" : active >= 0 ? `${STEPS[active].label}…` : "";
+export function SubmitProgress({ state }: { state: Pick<ExamSubmitState, "phase" | "step" | "uploadFraction"> }) {
+  const { phase, uploadFraction } = state;
+  const active =
+    phase === "done" ? STEPS.length - 1 : phase === "submitting" ? STEPS.findIndex((s) => s.step === state.step) : -1;
+  const reading = phase === "reading_image";
+  const current = reading ? "Reading the image before analysis…" : active >= 0 ? `${STEPS[active].label}…` : "";
   return (
     <div className="submit-progress" data-testid="submit-progress">
       <p className="visually-hidden" role="status" aria-live="polite">
         {current}
       </p>
-      {(active >= 0 || phase === "checking") && (
+      {(active >= 0 || reading) && (
         <div className="progress-card" aria-hidden="true">
-          {phase === "checking" && <p>{current}</p>}
+          {reading && <p>{current}</p>}
           {active >= 0 && (
             <ol className="progress-steps">
               {STEPS.map((s, i) => {
-                const state = i < active ? "done" : i === active ? "current" : "todo";
+                const status = i < active ? "done" : i === active ? "current" : "todo";
                 return (
-                  <li key={s.phase} className={`progress-steps__item progress-steps__item--${state}`}>
+                  <li key={s.step} className={`progress-steps__item progress-steps__item--${status}`}>
                     <span className="progress-steps__icon">
-                      {state === "done" ? "✓" : state === "current" ? "●" : "○"}
+                      {status === "done" ? "✓" : status === "current" ? "●" : "○"}
                     </span>
                     {s.label}
-                    {s.phase === "uploading" && state === "current" && (
+                    {s.step === "uploading" && status === "current" && (
                       <progress className="upload-bar" max={1} value={uploadFraction}>
                         {Math.round(uploadFraction * 100)}%
                       </progress>

@@ -1,8 +1,14 @@
 import { apiUrl } from "@/lib/api";
-import type { Metric, ModelCard } from "@/lib/definitions";
+import type { ModelCard } from "@/lib/definitions";
 import { formatPercent } from "@/lib/format";
 import { DataView, humanize } from "../common/DataView";
 import { CountsTable, isCounts } from "./CountsTable";
+import { MetricTable, isMetric, type MetricRow } from "./MetricTable";
+import { OperatingPointSection, PopulationSection } from "./PopulationSection";
+import { ValidationReports } from "./ValidationReports";
+import { figureTitle } from "./figures";
+
+export { figureTitle };
 
 const METRICS: { key: string; label: string; help: string }[] = [
   { key: "auc", label: "ROC AUC", help: "How well the probability separates pneumonia from normal (1 is perfect)." },
@@ -13,45 +19,20 @@ const METRICS: { key: string; label: string; help: string }[] = [
   { key: "f1", label: "F1 score", help: "Balance of precision and sensitivity." },
 ];
 
-const FIGURE_TITLES: Record<string, string> = {
-  roc_curve: "ROC curve",
-  confusion_matrix: "Confusion matrix",
-  pr_curve: "Precision–recall curve",
-  calibration: "Calibration",
-  class_distribution: "Class distribution",
-  training_curves: "Training curves",
-  sample_images: "Sample training images",
-  test_predictions: "Test predictions",
-  score_distribution: "Score distribution",
-};
-
-const SPLIT_NAMES: Record<string, string> = {
-  val: "validation",
-  test: "test",
-  train: "training",
-  model_selection: "model-selection",
-};
-
-/** "roc_curve" -> "ROC curve"; "roc_curve_val" -> "ROC curve (validation)". */
-export function figureTitle(name: string): string {
-  if (FIGURE_TITLES[name]) return FIGURE_TITLES[name];
-  const m = /^(.*?)_(model_selection|val|test|train)$/.exec(name);
-  if (m) return `${figureTitle(m[1])} (${SPLIT_NAMES[m[2]]} split)`;
-  return humanize(name).replace(/\broc\b/gi, "ROC");
-}
-
-function isMetric(v: unknown): v is Metric {
-  return typeof v === "object" && v !== null && typeof (v as Metric).value === "number";
-}
-
-function fmt(v: number | null | undefined): string {
-  return v == null ? "—" : v.toFixed(3);
-}
-
 export function ModelCardView({ card }: { card: ModelCard }) {
   const test = card.metrics?.test ?? null;
   const known = new Set(METRICS.map((m) => m.key));
-  const extraMetrics = test ? Object.entries(test).filter(([k, v]) => !known.has(k) && isMetric(v)) : [];
+  const testRows: MetricRow[] = test
+    ? [
+        ...METRICS.flatMap(({ key, label, help }) => {
+          const metric = test[key as keyof typeof test];
+          return isMetric(metric) ? [{ key, label, help, metric }] : [];
+        }),
+        ...Object.entries(test).flatMap(([key, metric]) =>
+          !known.has(key) && isMetric(metric) ? [{ key, label: humanize(key), metric }] : [],
+        ),
+      ]
+    : [];
   const cm = test?.confusion_matrix;
   const classes = card.class_names?.length ? card.class_names : ["NORMAL", "PNEUMONIA"];
   const counts = card.training_data?.counts ?? null;
@@ -101,6 +82,9 @@ export function ModelCardView({ card }: { card: ModelCard }) {
         </dl>
       </section>
 
+      <PopulationSection card={card} />
+      <OperatingPointSection op={card.operating_point} />
+
       <section className="section" aria-labelledby="mc-metrics">
         <h2 id="mc-metrics">Performance on the test set</h2>
         {test ? (
@@ -109,47 +93,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
               Measured on {test.n ?? "the"} held-out test images. The 95% confidence interval (CI) gives the range the
               true value plausibly lies in.
             </p>
-            <div className="table-wrap">
-              <table className="table" data-testid="metrics-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Metric</th>
-                    <th scope="col">Value</th>
-                    <th scope="col">95% CI</th>
-                    <th scope="col">Meaning</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {METRICS.filter((m) => isMetric(test[m.key as keyof typeof test])).map((m) => {
-                    const v = test[m.key as keyof typeof test] as Metric;
-                    return (
-                      <tr key={m.key}>
-                        <th scope="row">{m.label}</th>
-                        <td data-label="Value">{fmt(v.value)}</td>
-                        <td data-label="95% CI">
-                          {v.ci_low != null && v.ci_high != null ? `${fmt(v.ci_low)} – ${fmt(v.ci_high)}` : "—"}
-                        </td>
-                        <td data-label="Meaning" className="hint">
-                          {m.help}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                  {extraMetrics.map(([k, v]) => (
-                    <tr key={k}>
-                      <th scope="row">{humanize(k)}</th>
-                      <td data-label="Value">{fmt((v as Metric).value)}</td>
-                      <td data-label="95% CI">
-                        {(v as Metric).ci_low != null && (v as Metric).ci_high != null
-                          ? `${fmt((v as Metric).ci_low)} – ${fmt((v as Metric).ci_high)}`
-                          : "—"}
-                      </td>
-                      <td data-label="Meaning" />
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <MetricTable rows={testRows} testId="metrics-table" />
             {cm && cm.length === 2 && cm.every((r) => r.length === 2) && (
               <div className="table-wrap">
                 <table className="table table--matrix" data-testid="confusion-table">
@@ -178,6 +122,8 @@ export function ModelCardView({ card }: { card: ModelCard }) {
           <p>No test metrics were recorded for this model.</p>
         )}
       </section>
+
+      <ValidationReports reports={card.validation_reports} />
 
       <section className="section" aria-labelledby="mc-data">
         <h2 id="mc-data">Training data</h2>

@@ -99,6 +99,11 @@ export function ReportView({ report }: { report: Report }) {
             </p>
             <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
             <p>{resultSentence(pred.label, pred.probability, pred.threshold)}</p>
+            {pred.operating_point && (
+              <p data-testid="operating-point">
+                Operating point that produced this answer: <strong>{pred.operating_point}</strong>.
+              </p>
+            )}
           </div>
         ) : (
           <p>This study has no prediction.</p>

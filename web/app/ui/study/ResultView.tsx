@@ -71,6 +71,12 @@ export function ResultView({ study, patient }: { study: Study; patient?: Patient
           <dl className="dl">
             <dt>Model version</dt>
             <dd data-testid="model-version">{pred?.model_version ?? "—"}</dd>
+            {pred?.operating_point && (
+              <>
+                <dt>Operating point</dt>
+                <dd data-testid="operating-point">{pred.operating_point}</dd>
+              </>
+            )}
             <dt>Analysed</dt>
             <dd>{formatDate(pred?.created_at ?? study.uploaded_at, true)}</dd>
             <dt>File</dt>
