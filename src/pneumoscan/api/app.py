@@ -92,7 +92,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     data_dir = Path(app.config["DATA_DIR"]).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(app.config["DATABASE_URL"])
+    db = Database(app.config["DATABASE_URL"], busy_timeout=float(app.config.get("DATABASE_BUSY_TIMEOUT", 30)))
     db.upgrade(lock_dir=data_dir)
     web_dir = Path(app.config["WEB_DIR"]).expanduser().resolve() if app.config.get("WEB_DIR") else None
     app.extensions[EXTENSION] = Services(
@@ -105,6 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         web_dir=web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None,
     )
     app.extensions["predictor"] = predictor
+    app.extensions[EXTENSION].store.sweep(db)  # files a crash left between writing and committing
 
     register_error_handlers(app)
     _register_request_logging(app)
