@@ -129,6 +129,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the database (``DATABASE_URL``); with ``--grant ROLE`` also give the app's role its rights."""
+    from pneumoscan.api.audit import grant_app_role
+    from pneumoscan.api.settings import Settings
+    from pneumoscan.api.storage import Database
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        db.upgrade(lock_dir=settings.data_dir)
+        if args.grant:
+            grant_app_role(db.engine, args.grant)
+    finally:
+        db.dispose()
+    print("database at the newest schema" + (f"; role {args.grant} may use it (audit tables append-only)"
+                                             if args.grant else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pneumoscan", description="Chest X-ray pneumonia screening support.")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -185,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=None, help="default PNEUMOSCAN_PORT or 8000")
     sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
     sv.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest schema (run as the schema owner on PostgreSQL)")
+    up.add_argument("--grant", metavar="ROLE",
+                    help="PostgreSQL: give ROLE, the role the server connects as, only what it needs")
+    up.set_defaults(func=cmd_db_upgrade)
 
     from pneumoscan.users_cli import add_parser as add_users_parser
 
