@@ -125,8 +125,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
-    serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
-    return 0
+    return serve(args.run_dir, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                 supervise=not args.no_supervise, listen_fd=args.listen_fd)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default=None, help="default PNEUMOSCAN_HOST or 127.0.0.1 (this machine only)")
     sv.add_argument("--port", type=int, default=None, help="default PNEUMOSCAN_PORT or 8000")
     sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
+    sv.add_argument("--threads", type=int, default=8, help="request threads per worker (default 8)")
+    sv.add_argument("--no-supervise", action="store_true",
+                    help="run gunicorn in this process (no restart when its master dies; systemd restarts it)")
+    sv.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # the supervisor's socket
     sv.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)

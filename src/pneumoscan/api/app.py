@@ -22,6 +22,7 @@ from flask import Flask, current_app, g, request
 
 from pneumoscan.api.errors import register_error_handlers
 from pneumoscan.api.settings import Settings, SettingsError, default_database_url
+from pneumoscan.api.slow_clients import BodyReadGuard
 from pneumoscan.api.storage import Database, ImageStore
 from pneumoscan.serving.predictor import Predictor
 
@@ -109,6 +110,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     _register_request_logging(app)
+    app.wsgi_app = BodyReadGuard(app.wsgi_app, max_readers=int(app.config.get("BODY_READERS", 6)),
+                                 max_body=app.config.get("MAX_CONTENT_LENGTH"))
     from pneumoscan.api.views import register_blueprints
 
     register_blueprints(app)
