@@ -333,10 +333,7 @@ def write_audit(row: AuditEntry) -> None:
         except OSError:
             log.exception("could not spool the audit row for %s", row.action)
         return
-    try:
-        drain_spool(svc.db, svc.store.root)
-    except Exception:  # noqa: BLE001 - stays spooled; tried again on the next write
-        log.exception("spooled audit rows could not be written yet")
+    _drain_if_spooled()
 
 
 def _denied(status: int, code: str) -> None:
@@ -448,7 +445,7 @@ def _drain_if_spooled() -> None:
     if spooled.is_file() and spooled.stat().st_size:
         try:
             drain_spool(svc.db, svc.store.root)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # stays spooled; tried again on the next request
             log.warning("spooled audit rows not written yet (%s)", type(exc).__name__)
 
 
