@@ -206,7 +206,8 @@ def _supervise(settings: Settings, run: Path, workers: int, threads: int) -> int
     try:
         while True:
             started = time.monotonic()
-            state["child"] = subprocess.Popen(command, pass_fds=(fd,))
+            # its own process group: a terminal's Ctrl-C reaches the master once, forwarded from here
+            state["child"] = subprocess.Popen(command, pass_fds=(fd,), process_group=0)
             code = state["child"].wait()
             if state["stopping"]:
                 return code if code >= 0 else 0
