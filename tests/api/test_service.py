@@ -19,6 +19,8 @@ import psutil
 import pytest
 import requests
 
+from pneumoscan.data.decoding import decode_image
+
 from .api_helpers import png_bytes, xray
 
 pytestmark = pytest.mark.slow
@@ -114,6 +116,16 @@ def test_slow_clients_cannot_silence_the_health_check(service):
             c.join(timeout=30)
     codes = [a.split(b" ")[1] for a in answers if a.startswith(b"HTTP/1.1")]
     assert set(codes) <= {b"408", b"503"} and codes.count(b"503") >= 10  # refused at once, beyond the 2 readers
+
+
+def test_a_chunked_upload_is_read_whole_and_answered(service, predictor):
+    image = png_bytes(xray(3, True))
+    body = (b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png'
+            b"\r\n\r\n" + image + b"\r\n--b--\r\n")
+    answer = requests.post(f"{service['base']}/api/predict", data=iter([body[:700], body[700:]]),  # chunked
+                           headers={"Content-Type": "multipart/form-data; boundary=b"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["label"] == predictor.predict(decode_image(image).image).label
 
 
 def _worker_pids(proc: subprocess.Popen) -> tuple[int, list[int]]:

@@ -8,9 +8,9 @@ request body completely before the app sees it, and:
 - at most ``max_readers`` requests per worker may be receiving a body at once (the rest of the
   threads stay free for everything else); a body beyond that is answered 503 with ``Retry-After``
   at once, without waiting for it;
-- a body must arrive within ``grace_s + length / min_rate`` seconds (capped at ``max_s``) and
-  without a pause longer than ``idle_s``; otherwise the read is cut (the socket's read side is
-  shut down) and the answer is 408.
+- a body must arrive within ``grace_s + length / min_rate`` seconds (capped at ``max_s``; a chunked
+  body gets ``max_s``) and without a pause longer than ``idle_s``; otherwise the read is cut (the
+  socket's read side is shut down) and the answer is 408.
 
 Slow request *headers* are the reverse proxy's job (it terminates TLS too; see docs/deploy.md).
 """
@@ -57,12 +57,13 @@ class BodyReadGuard:
         return min(self.max_s, self.grace_s + length / self.min_rate)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         too_large = self.max_body is not None and length > self.max_body
-        if length <= 0 or too_large or environ.get("wsgi.input") is None:
+        if (length <= 0 and not chunked) or too_large or environ.get("wsgi.input") is None:
             return self.app(environ, start_response)
         if not self.readers.acquire(blocking=False):
             log.warning("503: %d request bodies already arriving in this worker; refused %s %s without reading",
@@ -71,20 +72,26 @@ class BodyReadGuard:
                           "The server is receiving as many uploads as it takes at once; retry in a few seconds.",
                           {"Retry-After": "5"})
         try:
-            body = self._read(environ, length)
+            body = self._read(environ, None if chunked else length)
         finally:
             self.readers.release()
         if body is None:
+            allowed = f"{self.max_s:.0f} s" if chunked else f"{self.deadline_s(length):.0f} s for {length} bytes"
             return _error(start_response, "408 Request Timeout", "request_timeout",
-                          f"The request body did not arrive in time (a {length}-byte body gets "
-                          f"{self.deadline_s(length):.0f} s, with no pause over {self.idle_s:.0f} s). Check the "
-                          "connection and upload again.")
+                          f"The request body did not arrive in time ({allowed}, with no pause over "
+                          f"{self.idle_s:.0f} s). Check the connection and upload again.")
+        if self.max_body is not None and len(body) > self.max_body:
+            return _error(start_response, "413 Request Entity Too Large", "payload_too_large",
+                          f"The request body is too large (the limit is {self.max_body / 1024 / 1024:.0f} MB). "
+                          "Upload a single X-ray image; downscale or compress it if needed.")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
-    def _read(self, environ: dict[str, Any], length: int) -> bytes | None:
-        """The whole body, or None when it came too slowly (the connection is then closed)."""
+    def _read(self, environ: dict[str, Any], length: int | None) -> bytes | None:
+        """The whole body (``length`` None: chunked, read to its end or just past ``max_body``), or None
+        when it came too slowly (the connection is then closed)."""
         stream = environ["wsgi.input"]
         sock: socket.socket | None = environ.get("gunicorn.socket")
         timer = None
@@ -97,22 +104,23 @@ class BodyReadGuard:
                 except OSError:
                     pass
 
-            timer = threading.Timer(self.deadline_s(length), _cut)
+            timer = threading.Timer(self.max_s if length is None else self.deadline_s(length), _cut)
             timer.daemon = True
             timer.start()
             previous = sock.gettimeout()
             sock.settimeout(self.idle_s)
         started = time.monotonic()
         parts, received = [], 0
+        limit = (self.max_body if self.max_body is not None else 1 << 30) + 1 if length is None else length
         try:
-            while received < length:
-                chunk = stream.read(min(_CHUNK, length - received))
+            while received < limit:
+                chunk = stream.read(min(_CHUNK, limit - received))
                 if not chunk:
                     break
                 parts.append(chunk)
                 received += len(chunk)
         except (TimeoutError, OSError) as exc:
-            log.warning("request body cut after %.1f s: %d of %d bytes (%s)", time.monotonic() - started, received,
+            log.warning("request body cut after %.1f s: %d of %s bytes (%s)", time.monotonic() - started, received,
                         length, type(exc).__name__)
             cut.set()
         finally:
@@ -125,7 +133,7 @@ class BodyReadGuard:
                     pass
         if cut.is_set():
             return None
-        if received < length:
+        if length is not None and received < length:
             log.warning("request body ended early: %d of %d bytes", received, length)
         return b"".join(parts)
 
