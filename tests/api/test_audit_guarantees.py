@@ -188,7 +188,9 @@ def test_inspect_is_audited_saying_that_dicom_identity_was_returned(app, anon_cl
     rows = [r for r in audit_rows(app) if r.action == "inspect"]
     assert [(r.user_id, r.status) for r in rows] == [(None, 200), (None, 200)]
     assert rows[0].detail.startswith("dicom sha256:")
-    assert rows[0].detail.endswith("returned DICOM identity patient_name, patient_id, birth_date")
+    # the RG1 patient is 64 on the study date: the early warning names the intended-population refusal
+    assert rows[0].detail.endswith("returned DICOM identity patient_name, patient_id, birth_date; "
+                                   "refusal outside_intended_population")
     assert rows[1].detail.endswith("returned no patient identity")
 
 
