@@ -149,7 +149,27 @@ def cmd_population_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
-    serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
+    return serve(args.run_dir, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                 supervise=not args.no_supervise, listen_fd=args.listen_fd)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the database (``DATABASE_URL``); with ``--grant ROLE`` also give the app's role its rights."""
+    from pneumoscan.api.audit import grant_app_role
+    from pneumoscan.api.settings import Settings
+    from pneumoscan.api.storage import Database
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        db.upgrade(lock_dir=settings.data_dir)
+        if args.grant:
+            grant_app_role(db.engine, args.grant)
+    finally:
+        db.dispose()
+    print("database at the newest schema" + (f"; role {args.grant} may use it (audit tables append-only)"
+                                             if args.grant else ""))
     return 0
 
 
@@ -370,9 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default=None, help="default PNEUMOSCAN_HOST or 127.0.0.1 (this machine only)")
     sv.add_argument("--port", type=int, default=None, help="default PNEUMOSCAN_PORT or 8000")
     sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
+    sv.add_argument("--threads", type=int, default=8, help="request threads per worker (default 8)")
+    sv.add_argument("--no-supervise", action="store_true",
+                    help="run gunicorn in this process (no restart when its master dies; systemd restarts it)")
+    sv.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # the supervisor's socket
     sv.set_defaults(func=cmd_serve)
 
     add_site_parsers(sub)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest schema (run as the schema owner on PostgreSQL)")
+    up.add_argument("--grant", metavar="ROLE",
+                    help="PostgreSQL: give ROLE, the role the server connects as, only what it needs")
+    up.set_defaults(func=cmd_db_upgrade)
+
     from pneumoscan.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub)

@@ -214,3 +214,19 @@ def test_the_migration_gives_existing_tokens_an_expiry(tmp_path):
     with engine.begin() as conn:
         columns = [row[1] for row in conn.execute(text("PRAGMA table_info(api_tokens)"))]
     assert "expires_at" not in columns
+
+
+@pytest.mark.parametrize("start", ["0002", "0003", "0004"])
+def test_a_database_at_either_parallel_revision_upgrades_to_one_head(tmp_path, start):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, inspect
+
+    from pneumoscan.api.storage import alembic_config, upgrade_database
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    upgrade_database(engine, start)
+    upgrade_database(engine)
+    tables = inspect(engine)
+    assert "expires_at" in [c["name"] for c in tables.get_columns("api_tokens")]
+    assert "audit_rollups" in tables.get_table_names()
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0005"]

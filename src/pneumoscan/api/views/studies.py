@@ -9,11 +9,8 @@ created are removed again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request, send_file
@@ -36,16 +33,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("studies", __name__, url_prefix="/api/studies")
 
 _EXT = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
-
-
-@contextlib.contextmanager
-def _store_lock(data_dir: Path) -> Iterator[None]:
-    with open(data_dir / ".store.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _patient_id_field() -> int | None:
@@ -116,7 +103,7 @@ def create_study():
     model_key = svc.model_id.split(":", 1)[-1][:16]
     heatmap_rel = f"heatmaps/{sha[:2]}/{sha}.{model_key}.png" if pred.heatmap_png else None
 
-    with _store_lock(svc.store.root), svc.store.transaction() as files, svc.db.session() as session:
+    with svc.store.lock(), svc.store.transaction() as files, svc.db.session() as session:
         files.put(image_rel, upload.data)
         files.put(display_rel, display_png)
         if heatmap_rel:
