@@ -131,4 +131,12 @@ def serve(
                     settings.host)
     log.info("serving %s on http://%s:%d with %d worker(s) x %d threads", run, settings.host, settings.port,
              workers, threads)
-    PneumoScanServer().run()
+    from pneumoscan.api.hospital.process import start_hospital_process
+
+    hospital = start_hospital_process(flask_config)  # DICOM receiver and sender, when configured
+    try:
+        PneumoScanServer().run()
+    finally:
+        if hospital is not None:
+            hospital.terminate()
+            hospital.join(timeout=10)
