@@ -100,3 +100,22 @@ def dciodvfy_errors(data: bytes, tmp_path: Path) -> list[str]:
     path.write_bytes(data)
     run = subprocess.run([exe, "-new", str(path)], capture_output=True, text=True, timeout=60)
     return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
+
+
+def sr_values(sr) -> dict:
+    """Concept meaning -> value of every content item in the SR tree (code meaning or number)."""
+    out: dict = {}
+
+    def walk(items) -> None:
+        for item in items:
+            name = item.ConceptNameCodeSequence[0].CodeMeaning
+            if item.ValueType == "CODE":
+                out[name] = item.ConceptCodeSequence[0].CodeMeaning
+            elif item.ValueType == "NUM":
+                out[name] = float(item.MeasuredValueSequence[0].NumericValue)
+            elif item.ValueType == "TEXT":
+                out.setdefault(name, []).append(item.TextValue)
+            walk(item.get("ContentSequence", []))
+
+    walk(sr.ContentSequence)
+    return out

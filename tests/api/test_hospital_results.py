@@ -11,7 +11,7 @@ import highdicom as hd
 import pytest
 from pydicom import dcmread
 
-from dicom_files import dciodvfy_errors, dicom_bytes
+from dicom_files import dciodvfy_errors, dicom_bytes, sr_values
 
 from .api_helpers import png_bytes, upload, xray
 
@@ -26,25 +26,6 @@ def dicom_study(client) -> tuple[int, dict, bytes]:
     return r.get_json()["id"], r.get_json(), data
 
 
-def _sr_values(sr: hd.sr.Comprehensive3DSR) -> dict:
-    """Concept meaning -> value of every content item in the SR tree (code meaning or number)."""
-    out: dict = {}
-
-    def walk(items) -> None:
-        for item in items:
-            name = item.ConceptNameCodeSequence[0].CodeMeaning
-            if item.ValueType == "CODE":
-                out[name] = item.ConceptCodeSequence[0].CodeMeaning
-            elif item.ValueType == "NUM":
-                out[name] = float(item.MeasuredValueSequence[0].NumericValue)
-            elif item.ValueType == "TEXT":
-                out.setdefault(name, []).append(item.TextValue)
-            walk(item.get("ContentSequence", []))
-
-    walk(sr.ContentSequence)
-    return out
-
-
 def test_the_sr_is_tid_1500_with_the_finding_probability_model_and_source_image(client, dicom_study, tmp_path):
     study_id, study, source = dicom_study
     r = client.get(f"/api/studies/{study_id}/dicom/sr")
@@ -57,7 +38,7 @@ def test_the_sr_is_tid_1500_with_the_finding_probability_model_and_source_image(
     assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
     assert sr.VerificationFlag == "UNVERIFIED"
     assert sr.StudyInstanceUID == src.StudyInstanceUID and sr.PatientID == "MRN-R-1"
-    values = _sr_values(sr)
+    values = sr_values(sr)
     assert values["Pneumonia"] == ("Present" if pred["label"] == "PNEUMONIA" else "Absent")
     assert values["Probability of pneumonia (model output)"] == pytest.approx(pred["probability"], abs=1e-6)
     assert values["Decision threshold of the model"] == pytest.approx(pred["threshold"], abs=1e-6)

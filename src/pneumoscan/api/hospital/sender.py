@@ -165,10 +165,10 @@ def _c_store(calling_ae: str, dest: Destination, datasets: dict) -> dict[int, tu
 class SenderThread(threading.Thread):
     """Runs ``send_due`` every ``interval`` seconds until ``stop()``."""
 
-    def __init__(self, app: Flask, interval: float = 5.0):
+    def __init__(self, app: Flask, interval: float | None = None):
         super().__init__(name="pneumoscan-dicom-sender", daemon=True)
         self.app = app
-        self.interval = interval
+        self.interval = interval if interval is not None else hospital_settings(app).send_interval
         self._stop_event = threading.Event()
 
     def run(self) -> None:

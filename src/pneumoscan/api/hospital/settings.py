@@ -8,6 +8,7 @@
 | ``PNEUMOSCAN_DICOM_ALLOWED_AETS`` | none: comma-separated calling AE titles allowed to send; others are rejected |
 | ``PNEUMOSCAN_DICOM_DESTINATION`` | none: ``AE@host:port`` where the SR, heatmap and PDF of each study are sent |
 | ``PNEUMOSCAN_DICOM_RETRY_SECONDS`` | ``30``: first wait after a failed send (doubles each try, at most 1 hour) |
+| ``PNEUMOSCAN_DICOM_SEND_SECONDS`` | ``5``: how often the sender looks for results to send |
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class DicomSettings:
     allowed_aets: tuple[str, ...] = ()
     destination: Destination | None = None
     retry_seconds: float = 30.0
+    send_interval: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DicomSettings:
@@ -82,15 +84,13 @@ class DicomSettings:
             if not _AE.match(a):
                 raise SettingsError(f"PNEUMOSCAN_DICOM_ALLOWED_AETS has {a!r}, which is not an AE title.")
         dest = env.get("PNEUMOSCAN_DICOM_DESTINATION", "").strip()
-        retry = env.get("PNEUMOSCAN_DICOM_RETRY_SECONDS", "").strip() or "30"
-        try:
-            retry_seconds = float(retry)
-        except ValueError:
-            raise SettingsError(f"PNEUMOSCAN_DICOM_RETRY_SECONDS={retry!r} must be a number of seconds.") from None
+        retry_seconds = _seconds(env, "PNEUMOSCAN_DICOM_RETRY_SECONDS", 30.0)
+        send_interval = _seconds(env, "PNEUMOSCAN_DICOM_SEND_SECONDS", 5.0)
         host = (env.get("PNEUMOSCAN_DICOM_HOST", "").strip() or env.get("PNEUMOSCAN_HOST", "").strip()
                 or "127.0.0.1")
         return cls(port=port, host=host, ae_title=ae, allowed_aets=allowed,
-                   destination=Destination.parse(dest) if dest else None, retry_seconds=max(0.0, retry_seconds))
+                   destination=Destination.parse(dest) if dest else None, retry_seconds=retry_seconds,
+                   send_interval=send_interval)
 
     @classmethod
     def for_app(cls, config: Mapping[str, Any]) -> DicomSettings:
@@ -106,4 +106,18 @@ class DicomSettings:
             allowed_aets=tuple(config.get("DICOM_ALLOWED_AETS", base.allowed_aets)),
             destination=dest,
             retry_seconds=float(config.get("DICOM_RETRY_SECONDS", base.retry_seconds)),
+            send_interval=float(config.get("DICOM_SEND_SECONDS", base.send_interval)),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.1 <= value <= 86400:
+        raise SettingsError(f"{name}={raw!r} must be a number of seconds between 0.1 and 86400.")
+    return value
