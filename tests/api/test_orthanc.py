@@ -85,19 +85,13 @@ def orthanc(tmp_path_factory, ports) -> Iterator[Orthanc]:
     if exe is None:
         pytest.skip("Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb dicom3tools)")
     root = tmp_path_factory.mktemp("orthanc")
-    config = {
-        "Name": "PneumoScanTestPACS",
-        "StorageDirectory": str(root / "storage"),
-        "IndexDirectory": str(root / "index"),
-        "HttpPort": ports["orthanc_http"],
-        "DicomPort": ports["orthanc_dicom"],
-        "DicomAet": "ORTHANC",
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "DicomModalities": {"pneumoscan": ["PNEUMOSCAN", "127.0.0.1", ports["scp"]]},
-        "Plugins": [str(DICOMWEB_PLUGIN)] if DICOMWEB_PLUGIN.is_file() else [],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
+    # docs/orthanc/orthanc.json as written, on this test's folders and free ports
+    config = json.loads((REPO / "docs" / "orthanc" / "orthanc.json").read_text())
+    config.update(StorageDirectory=str(root / "db"), IndexDirectory=str(root / "db"),
+                  HttpPort=ports["orthanc_http"], DicomPort=ports["orthanc_dicom"])
+    config["DicomModalities"]["pneumoscan"][2] = ports["scp"]
+    config["DicomWeb"]["Servers"]["pneumoscan"]["Url"] = f"http://127.0.0.1:{ports['api']}/dicomweb/"
+    config["Plugins"] = [p for p in config["Plugins"] if Path(p).is_file()]
     (root / "orthanc.json").write_text(json.dumps(config, indent=2))
     log = root / "orthanc.log"
     with open(log, "wb") as out:
@@ -214,7 +208,10 @@ def test_the_same_round_trip_over_stow_rs_from_orthancs_dicomweb_side(orthanc, p
 
     if not DICOMWEB_PLUGIN.is_file():
         pytest.skip("Orthanc's DICOMweb plugin is not installed (apt-get install orthanc-dicomweb)")
-    server = {"Url": f"{pneumoscan.url}/dicomweb/", "HttpHeaders": {"Authorization": f"Bearer {pneumoscan.token}"}}
+    # the documented server entry, with the token pasted in (Orthanc's REST API updates it)
+    server = json.loads((REPO / "docs" / "orthanc" / "orthanc.json").read_text())["DicomWeb"]["Servers"]["pneumoscan"]
+    server["Url"] = f"{pneumoscan.url}/dicomweb/"
+    server["HttpHeaders"]["Authorization"] = f"Bearer {pneumoscan.token}"
     assert requests.put(f"{orthanc.url}/dicom-web/servers/pneumoscan", json=server, timeout=10).ok
     xray = sample_dicom("person1951_bacteria_4882.jpeg", patient_id="MRN-ORTHANC-STOW", patient_age="003Y")
     study_uid = str(dcmread(io.BytesIO(xray)).StudyInstanceUID)
