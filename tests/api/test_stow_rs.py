@@ -53,7 +53,7 @@ def test_the_same_instance_stowed_twice_is_one_study(client):
     assert client.get("/api/worklist").get_json()["total"] == 1
 
 
-def test_a_bad_part_is_listed_as_failed_and_the_good_one_is_stored(client):
+def test_a_bad_part_is_listed_as_failed_and_the_good_one_is_stored(client, app):
     good = dicom_bytes(patient_id="MRN-STOW-OK")
     mixed = stow(client, good, b"this is not DICOM")
     assert mixed.status_code == 202
@@ -68,6 +68,9 @@ def test_a_bad_part_is_listed_as_failed_and_the_good_one_is_stored(client):
     assert only_bad.status_code == 409
     assert only_bad.get_json()[FAILED]["Value"][0][INSTANCE_UID]["Value"] == [str(no_pixels.SOPInstanceUID)]
     assert client.get("/api/worklist").get_json()["total"] == 1
+    audit = bearer_client(app, "admin").get("/api/admin/audit?per_page=100").get_json()["items"]
+    assert [(r["outcome"], r["status"]) for r in audit if r["action"] == "create" and r["detail"] != "stow-rs"] \
+        == [("failure", 409)]  # the STOW that stored nothing has its own row
 
 
 def test_stow_names_a_wrong_content_type_and_needs_a_clinician(client, anon_client):

@@ -93,10 +93,11 @@ def send_due(svc: Services, settings: DicomSettings, now: dt.datetime | None = N
 
     now = now or utcnow()
     with svc.db.session() as session:
-        due = session.scalars(
-            select(DicomSend).where(DicomSend.status == "pending").order_by(DicomSend.id).limit(limit * 4)
+        soonest = session.scalars(  # earliest next try first, so the due ones are never crowded out
+            select(DicomSend).where(DicomSend.status == "pending")
+            .order_by(DicomSend.next_attempt_at, DicomSend.id).limit(limit)
         ).all()
-        due = [r for r in due if as_utc(r.next_attempt_at) <= now][:limit]
+        due = [r for r in soonest if as_utc(r.next_attempt_at) <= now]
         jobs = [(r.id, r.study_id, r.kind, r.destination) for r in due]
     summary = SendSummary()
     if not jobs:

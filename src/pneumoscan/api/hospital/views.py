@@ -226,6 +226,8 @@ def stow():
             stored.append(_item(sop_class, sop_uid, **extra))
         else:
             failed.append(_item(sop_class, sop_uid, FailureReason=_CANNOT_UNDERSTAND))
+    if not stored:
+        g.audit_done = False  # nothing stored: the request's own failure row is written afterwards
     body: dict = {}
     if stored:
         body[_TAG["ReferencedSOPSequence"]] = {"vr": "SQ", "Value": stored}
