@@ -50,8 +50,14 @@ def _instances(n: int) -> list[bytes]:
     return [dicom_bytes(images[i % len(images)], patient_id=f"BENCH-{i % 7}", patient_age="004Y") for i in range(n)]
 
 
-def _split(items: list, parts: int) -> list[list]:
-    return [items[i::parts] for i in range(parts)]
+def _timed_burst(send, items: list, senders: int, what: str) -> float:
+    """Seconds for ``senders`` threads to send their share of ``items`` (``send(chunk)`` -> how many stored)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        stored = sum(pool.map(send, [items[i::senders] for i in range(senders)]))
+    elapsed = time.perf_counter() - start
+    assert stored == len(items), f"only {stored} of {len(items)} {what} were stored"
+    return elapsed
 
 
 def c_store_burst(port: int, files: list[bytes], senders: int) -> float:
@@ -71,12 +77,7 @@ def c_store_burst(port: int, files: list[bytes], senders: int) -> float:
         assoc.release()
         return ok
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        stored = sum(pool.map(send, _split(datasets, senders)))
-    elapsed = time.perf_counter() - start
-    assert stored == len(files), f"only {stored} of {len(files)} instances were stored"
-    return elapsed
+    return _timed_burst(send, datasets, senders, "instances")
 
 
 def upload_burst(base: str, token: str, files: list[bytes], senders: int) -> float:
@@ -89,12 +90,7 @@ def upload_burst(base: str, token: str, files: list[bytes], senders: int) -> flo
             return sum(s.post(f"{base}/api/studies", files={"image": ("x.dcm", f)}, timeout=600).status_code == 201
                        for f in chunk)
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        stored = sum(pool.map(send, _split(files, senders)))
-    elapsed = time.perf_counter() - start
-    assert stored == len(files), f"only {stored} of {len(files)} uploads were stored"
-    return elapsed
+    return _timed_burst(send, files, senders, "uploads")
 
 
 def main(argv: list[str] | None = None) -> int:
