@@ -4,6 +4,9 @@ Bound to 127.0.0.1 unless told otherwise. The database is migrated once in the m
 before the workers start; each worker then loads the checkpoint once (``create_app``) and answers
 requests on a few threads (gthread), sharing that worker's ``Predictor``.
 
+With ``PNEUMOSCAN_DICOM_PORT`` or ``PNEUMOSCAN_DICOM_DESTINATION`` set, one more process runs beside
+the workers: the DICOM receiver and the result sender (``pneumoscan.api.hospital``; docs/hospital.md).
+
 Equivalent by hand: ``PNEUMOSCAN_RUN=runs/default gunicorn -k gthread 'pneumoscan.api:create_app()'``.
 """
 
