@@ -104,7 +104,7 @@ describe("WorklistPage", () => {
     const user = userEvent.setup();
     render(<WorklistPage refreshMs={60_000} />);
     await screen.findByTestId("worklist-table");
-    await user.click(screen.getByRole("button", { name: "Mark study 2 as read" }));
+    await user.click(screen.getByRole("button", { name: "Mark as read: study 2" }));
     expect(calls.some((c) => c.method === "POST" && c.url === "/api/studies/2/read")).toBe(true);
     await waitFor(() => {
       const rows = within(screen.getByTestId("worklist-table")).getAllByTestId("worklist-row");

@@ -89,7 +89,7 @@ function Row({ item, onRead, busy }: { item: WorklistItem; onRead: (id: number) 
             type="button"
             className="button button--secondary"
             disabled={busy}
-            aria-label={`Mark study ${item.id} as read`}
+            aria-label={`Mark as read: study ${item.id}`}
             onClick={() => onRead(item.id)}
           >
             Mark as read
