@@ -3,6 +3,7 @@ script printed and read back (pypdf)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -14,10 +15,14 @@ from pneumoscan.api.reports import FONT_ROOT, NOTICE, render_pdf
 
 from .api_helpers import upload
 
+# inside the model's intended population (1-5 years) whatever the date the tests run on
+THREE_YEARS_AGO = (dt.date.today() - dt.timedelta(days=3 * 365)).isoformat()
+
 
 def _study_with_patient(client, xray_png) -> int:
-    pid = client.post("/api/patients", json={"name": "Zoë Ångström", "mrn": "MRN-77", "sex": "female",
-                                             "birth_date": "2019-05-01", "referring_doctor": "Dr. Ng"}).get_json()["id"]
+    patient = {"name": "Zoë Ångström", "mrn": "MRN-77", "sex": "female", "birth_date": THREE_YEARS_AGO,
+               "referring_doctor": "Dr. Ng"}
+    pid = client.post("/api/patients", json=patient).get_json()["id"]
     return client.post("/api/studies", data=upload(xray_png(7, True), "cxr.png", patient_id=str(pid))).get_json()["id"]
 
 

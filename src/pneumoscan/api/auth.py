@@ -82,6 +82,12 @@ RULES: dict[str, str] = {
     "studies.study_heatmap": "clinician",
     "reports.report_json": "clinician",
     "reports.report_pdf": "clinician",
+    # hospital systems (pneumoscan.api.hospital): DICOM/FHIR results, worklist, STOW-RS
+    "hospital.study_dicom": "clinician",
+    "hospital.study_fhir": "clinician",
+    "hospital.mark_read": "clinician",
+    "hospital.worklist": "clinician",
+    "dicomweb.stow": "clinician",
     # administration
     "admin.list_users": "admin",
     "admin.create_user": "admin",
@@ -111,6 +117,11 @@ AUDIT: dict[str, tuple[str, str, str | None]] = {
     "reports.report_pdf": ("download", "report", "study_id"),
     "images.predict": ("predict", "image", None),
     "images.inspect": ("inspect", "image", None),
+    "hospital.study_dicom": ("download", "study", "study_id"),
+    "hospital.study_fhir": ("download", "study", "study_id"),
+    "hospital.mark_read": ("mark_read", "study", "study_id"),
+    "hospital.worklist": ("list", "study", None),
+    "dicomweb.stow": ("create", "study", None),
 }
 """Endpoint -> (action, object type, URL argument holding the object's id) for automatic audit rows."""
 
@@ -441,6 +452,10 @@ def _detail() -> str | None:
         return endpoint.removeprefix("studies.study_")
     if endpoint == "reports.report_pdf":
         return "pdf"
+    if endpoint == "hospital.study_dicom":
+        return f"dicom-{(request.view_args or {}).get('kind')}"
+    if endpoint == "hospital.study_fhir":
+        return "fhir"
     return None
 
 

@@ -13,6 +13,9 @@ same socket after a short back-off, and connections that arrive meanwhile wait i
 backlog instead of being refused. SIGTERM/SIGINT/SIGHUP go to the master. ``deploy/pneumoscan.service``
 adds systemd's restart on top, for the supervisor itself and for reboots.
 
+With ``PNEUMOSCAN_DICOM_PORT`` or ``PNEUMOSCAN_DICOM_DESTINATION`` set, one more process runs beside
+the workers: the DICOM receiver and the result sender (``pneumoscan.api.hospital``; docs/hospital.md).
+
 Equivalent by hand (unsupervised): ``PNEUMOSCAN_RUN=runs/default gunicorn -k gthread 'pneumoscan.api:create_app()'``.
 """
 
@@ -141,7 +144,15 @@ def serve(
         _warn_if_public(settings.host)
     log.info("serving %s on http://%s:%d with %d worker(s) x %d threads", run, settings.host, settings.port,
              workers, threads)
-    PneumoScanServer().run()
+    from pneumoscan.api.hospital.process import start_hospital_process
+
+    hospital = start_hospital_process(flask_config)  # DICOM receiver and sender, when configured
+    try:
+        PneumoScanServer().run()
+    finally:
+        if hospital is not None:
+            hospital.terminate()
+            hospital.join(timeout=10)
     return 0
 
 

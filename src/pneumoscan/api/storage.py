@@ -84,6 +84,14 @@ class Study(Base):
     display_path: Mapped[str] = mapped_column(String(255))  # decoded 8-bit PNG, relative
     dicom_tags: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # DICOM intake (migration 0005): how it arrived, its SOPInstanceUID (duplicates), a stored refusal
+    # (an image received over DICOM that the model refused), and who read it on the worklist.
+    source: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+    refusal_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refusal_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     patient: Mapped[Patient | None] = relationship(back_populates="studies")
     predictions: Mapped[list[Prediction]] = relationship(
@@ -390,3 +398,4 @@ class StoreTransaction:
 # every process that imports the storage models know them.
 from pneumoscan.api import accounts as _accounts  # noqa: E402, F401
 from pneumoscan.api import audit as _audit  # noqa: E402, F401
+from pneumoscan.api.hospital import models as _hospital_models  # noqa: E402, F401
