@@ -1,8 +1,12 @@
 """``pneumoscan serve RUN_DIR``: the API (and the web app's static export) under gunicorn.
 
-Bound to 127.0.0.1 unless told otherwise. The database is migrated once in the master process
-before the workers start; each worker then loads the checkpoint once (``create_app``) and answers
-requests on a few threads (gthread), sharing that worker's ``Predictor``.
+Bound to 127.0.0.1 unless told otherwise. The database is migrated once in the master process,
+which then loads the app once (``create_app``: the checkpoint, the exported serving graph) before
+forking the workers (``preload_app``), so the workers share that memory copy-on-write. The master
+loads with one PyTorch thread, so no OpenMP pool exists to cross the fork; each worker then takes
+its share of the cores, opens its own database connections, creates its runtime session (ONNX
+Runtime's thread pool is made after the fork) and answers requests on a few threads (gthread),
+whose concurrent forward passes coalesce in that worker's ``Predictor``.
 
 Equivalent by hand: ``PNEUMOSCAN_RUN=runs/default gunicorn -k gthread 'pneumoscan.api:create_app()'``.
 """
@@ -37,8 +41,8 @@ def gunicorn_options(
         "accesslog": None,  # the app logs one line per request itself
         "errorlog": "-",
         "loglevel": "info",
-        "preload_app": False,  # each worker loads the model after the fork (no torch state across fork)
-        "post_worker_init": _share_cores,
+        "preload_app": True,  # load once in the master: workers share the model's memory
+        "post_worker_init": _init_worker,
         "proc_name": "pneumoscan",
     }
 
@@ -49,6 +53,17 @@ def _share_cores(worker) -> None:
 
     workers = max(1, int(worker.cfg.workers))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _init_worker(worker) -> None:
+    """After the fork: the worker's share of the cores, its own database connections, a warm model."""
+    _share_cores(worker)
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("pneumoscan")
+    if services is None:
+        return
+    services.db.engine.dispose(close=False)  # connections opened by the master stay the master's
+    services.predictor.warm_up()
 
 
 def serve(
@@ -131,4 +146,7 @@ def serve(
                     settings.host)
     log.info("serving %s on http://%s:%d with %d worker(s) x %d threads", run, settings.host, settings.port,
              workers, threads)
+    import torch
+
+    torch.set_num_threads(1)  # the master only loads: no OpenMP thread pool to inherit across the fork
     PneumoScanServer().run()

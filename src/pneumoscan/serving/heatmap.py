@@ -1,4 +1,12 @@
-"""Grad-CAM heatmaps (the ``grad-cam`` library) over the backbone's last convolutional block.
+"""Heatmaps over the backbone's last convolutional block: CAM where it is exact, else Grad-CAM.
+
+For a head that is linear on the globally average-pooled last block (EfficientNet-Lite0 and
+ResNet-50 here), the class activation map (CAM, Zhou et al. 2016) is the head's weights applied to
+the last block's activations: ``sum_k w[c, k] A_k``. Grad-CAM's channel weights are then exactly
+``w[c, k] / (H W)``, so the two maps are equal after the min-max scaling (tested against the
+library). CAM needs no backward pass: it comes from the serving pass's own activations
+(``class_activation_maps``). Other heads (the paper's VGG16 keeps its non-linear fc6/fc7) use
+Grad-CAM through the ``grad-cam`` library (``grad_cam``).
 
 The backbone was frozen in training, so none of its parameters require gradients and the target
 layer's activations would carry none; Grad-CAM is therefore given an input tensor that requires a
@@ -57,6 +65,70 @@ def grad_cam(
         logits = cam.outputs.detach()
     model.zero_grad(set_to_none=True)
     return np.nan_to_num(np.asarray(maps, dtype=np.float32)), logits
+
+
+def _is_global_average_pool(module: nn.Module) -> bool:
+    """True for modules that only average over space and/or flatten (timm's avg pool included)."""
+    if isinstance(module, nn.Flatten | nn.Identity):
+        return True
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return module.output_size in (1, (1, 1))
+    if type(module).__name__ == "FastAdaptiveAvgPool":  # timm, always global
+        return True
+    if getattr(module, "pool_type", None) == "avg" or isinstance(module, nn.Sequential):
+        return all(_is_global_average_pool(m) for m in module.children())
+    return False
+
+
+def linear_cam_weights(model: nn.Module) -> np.ndarray | None:
+    """The head's weight matrix (classes, channels) when CAM is exact for ``model``, else None.
+
+    Exact when the backbone's stages after the CAM layer only average-pool and flatten, and the head
+    is a linear layer (after dropout, an identity in eval mode).
+    """
+    backbone, head, layer = getattr(model, "backbone", None), getattr(model, "head", None), None
+    try:
+        layer = model.cam_layer
+    except AttributeError:
+        return None
+    if not isinstance(backbone, nn.Sequential) or not isinstance(head, nn.Sequential):
+        return None
+    stages = list(backbone)
+    after = next((stages[i + 1 :] for i, s in enumerate(stages) if s is layer), None)
+    if after is None or not all(_is_global_average_pool(m) for m in after):
+        return None
+    *pre, last = list(head)
+    if not isinstance(last, nn.Linear) or not all(isinstance(m, nn.Dropout | nn.Identity) for m in pre):
+        return None
+    return last.weight.detach().float().cpu().numpy().copy()
+
+
+def class_activation_maps(
+    last: np.ndarray, weights: np.ndarray, target_classes: Sequence[int], size: tuple[int, int]
+) -> np.ndarray:
+    """CAMs from the last block's activations, scaled exactly as the ``grad-cam`` library scales its maps.
+
+    Args:
+        last: the CAM layer's activations, (B, C, h, w).
+        weights: the linear head's weights, (classes, C) (from ``linear_cam_weights``).
+        target_classes: the class to explain for each image.
+        size: the (width, height) of the model input the map is resized to.
+
+    Returns:
+        (B, height, width) float32 maps in [0, 1]: ReLU, min-max, bilinear resize, min-max.
+    """
+    import cv2
+
+    chosen = weights[np.asarray(target_classes, dtype=np.int64)]  # (B, C)
+    raw = np.einsum("bchw,bc->bhw", last.astype(np.float32), chosen.astype(np.float32))
+    out = []
+    for cam in np.maximum(raw, 0):
+        cam = cam - cam.min()
+        cam = cv2.resize(np.float32(cam / (1e-7 + cam.max())), size)
+        cam = np.maximum(cam, 0)
+        cam = cam - cam.min()
+        out.append(cam / (1e-7 + cam.max()))
+    return np.nan_to_num(np.asarray(out, dtype=np.float32))
 
 
 def cam_on_original(cam: np.ndarray, size: tuple[int, int], spec: Preprocessing) -> np.ndarray:
