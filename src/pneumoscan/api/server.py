@@ -57,11 +57,12 @@ def _share_cores(worker) -> None:
 
 def _init_worker(worker) -> None:
     """After the fork: the worker's share of the cores, its own database connections, a warm model."""
-    _share_cores(worker)
     app = getattr(worker, "wsgi", None)
     services = getattr(app, "extensions", {}).get("pneumoscan")
     if services is None:
+        _share_cores(worker)
         return
+    services.predictor.use_cores(max(1, (os.cpu_count() or 1) // max(1, int(worker.cfg.workers))))
     services.db.engine.dispose(close=False)  # connections opened by the master stay the master's
     services.predictor.warm_up()
 

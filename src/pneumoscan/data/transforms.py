@@ -131,11 +131,13 @@ def eval_tensor(image: Image.Image, spec: Preprocessing) -> torch.Tensor:
     im = im.resize((spec.resize, spec.resize), Image.Resampling.BILINEAR)
     top = int(round((spec.resize - spec.crop) / 2.0))  # torchvision's CenterCrop offsets
     im = im.crop((top, top, top + spec.crop, top + spec.crop))
-    pixels = torch.from_numpy(np.array(im, dtype=np.uint8)).float().div(255)
-    chw = pixels.unsqueeze(0).expand(3, -1, -1) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(3, 1, 1)
-    return (chw - mean).div(std).contiguous()
+    # numpy, not torch: the same float32 arithmetic without waking PyTorch's thread pool, which
+    # stalled small ops for tens of ms on a busy machine (bench/serve_latency.py)
+    pixels = np.asarray(im, dtype=np.float32) / np.float32(255)
+    chw = np.broadcast_to(pixels, (3, *pixels.shape)) if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    mean = np.asarray(spec.mean, dtype=np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec.std, dtype=np.float32).reshape(3, 1, 1)
+    return torch.from_numpy(np.ascontiguousarray((chw - mean) / std))
 
 
 def train_transform(spec: Preprocessing) -> T.Compose:

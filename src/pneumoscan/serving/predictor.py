@@ -48,7 +48,7 @@ from pneumoscan.serving.refusal import (
     check_pixels,
     out_of_distribution,
 )
-from pneumoscan.serving.runtime import Runtime, make_runtime
+from pneumoscan.serving.runtime import OnnxRuntime, Runtime, make_runtime
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,16 @@ class Predictor:
         self.runtime: Runtime | None = make_runtime(self.model, runtime, self.device, self.preprocessing.crop)
         self.cam_weights: np.ndarray | None = linear_cam_weights(self.model)
 
+    def use_cores(self, n: int) -> None:
+        """Give the model ``n`` cores: ONNX Runtime's session gets them and PyTorch keeps one thread
+        (its pool then only stalled the request path's small tensor ops on a busy machine); the eager
+        runtime gets them as PyTorch threads. Call before the first pass (``warm_up``)."""
+        if isinstance(self.runtime, OnnxRuntime):
+            self.runtime.threads = max(1, int(n))
+            torch.set_num_threads(1)
+        else:
+            torch.set_num_threads(max(1, int(n)))
+
     def warm_up(self) -> None:
         """Run one pass now (creates the runtime's session), so the first request does not pay for it."""
         self._inference(torch.zeros(1, 3, self.preprocessing.crop, self.preprocessing.crop))
@@ -158,7 +168,7 @@ class Predictor:
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """The checkpoint's eval transform applied to each image, stacked into one batch."""
-        return torch.stack([eval_tensor(im, self.preprocessing) for im in images])
+        return torch.from_numpy(np.stack([eval_tensor(im, self.preprocessing).numpy() for im in images]))
 
     def _inference(
         self, batch: torch.Tensor
