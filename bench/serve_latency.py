@@ -88,24 +88,6 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
     return statistics.median(times) * 1000
 
 
-def sgemm_gflops(seconds: float = 1.0) -> float:
-    """Best fp32 matrix-multiply rate (GFLOP/s) of 1024x1024 products, PyTorch's or numpy's BLAS,
-    at PyTorch's thread count."""
-    import numpy as np
-    import torch
-
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    best = 0.0
-    for mm in (lambda: torch.mm(a, b), lambda: np.matmul(a.numpy(), b.numpy())):
-        mm()
-        end = time.perf_counter() + seconds / 2
-        while time.perf_counter() < end:
-            t0 = time.perf_counter()
-            mm()
-            best = max(best, 2 * 1024**3 / (time.perf_counter() - t0) / 1e9)
-    return best
-
-
 def forward_flops(module, size: int = 224) -> float:
     """FLOPs (multiply and add counted separately) of one forward pass at batch 1."""
     import torch
@@ -253,46 +235,58 @@ def compare(a: list[float], b: list[float], threshold: float) -> str:
 
 
 def runtimes_side_by_side(models: dict, repeats: int, with_compile: bool) -> dict[str, dict]:
-    """Forward ms (batch 1) per runtime and model, beside the FLOP floor; returns the ONNX figures."""
+    """Forward ms (batch 1) per runtime and model, beside the FLOP floor; returns the ONNX figures.
+
+    Rounds interleave one sgemm sample and one pass of every runtime, so that all of them see the
+    same load; the floor uses the best sgemm rate and the ratio the best pass (medians printed too).
+    """
     import numpy as np
     import torch
 
     from pneumoscan.serving.runtime import OnnxRuntime, ServingGraph, TorchRuntime
 
     x = torch.randn(1, 3, 224, 224)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    threads = torch.get_num_threads()
     best: dict[str, dict] = {}
-    print(f"{'model':<20} {'runtime':<22} {'forward ms':>10} {'x floor':>8} {'max|Δ logit|':>13}")
+    print(f"{'model':<20} {'runtime':<26} {'best ms':>8} {'median':>8} {'x floor':>8} {'max|Δ logit|':>13}")
     for name, model in models.items():
         flops = forward_flops(ServingGraph(model).eval())
-        gflops = sgemm_gflops()  # measured again just before this model's timings: the load moves
-        floor = flops / (gflops * 1e9) * 1000
-        print(f"{name:<20} {'FLOP floor':<22} {floor:>10.1f} {1:>8.2f} {'':>13}   ({flops / 1e9:.2f} GFLOP "
-              f"/ sgemm {gflops:.0f} GFLOP/s)")
         eager = TorchRuntime(model)
         reference = eager.run(x).logits
-        runners = {"eager PyTorch": eager, "channels-last (oneDNN)": TorchRuntime(model, channels_last=True)}
+        entries = [(f"eager PyTorch, {threads} threads", eager, threads), ("eager PyTorch, 1 thread", eager, 1),
+                   ("channels-last (oneDNN)", TorchRuntime(model, channels_last=True), threads)]
         if with_compile:
             graph = torch.compile(ServingGraph(model).eval())
             t0 = time.perf_counter()
             with torch.inference_mode():
                 graph(x)
-            print(f"{name:<20} {'torch.compile':<22} (compiled in {time.perf_counter() - t0:.0f} s)")
-            runners["torch.compile"] = _CompiledRunner(graph)
-        runners["ONNX Runtime"] = OnnxRuntime(model)
-        threads = torch.get_num_threads()
-        for label, runner in runners.items():
-            logits = runner.run(x).logits
-            ms = median_ms(lambda runner=runner: runner.run(x), repeats)
-            if label == "eager PyTorch" and threads > 1:
-                torch.set_num_threads(1)
-                one = median_ms(lambda runner=runner: runner.run(x), repeats)
+            print(f"{name:<20} {'torch.compile':<26} (compiled in {time.perf_counter() - t0:.0f} s)")
+            entries.append(("torch.compile", _CompiledRunner(graph), threads))
+        entries.append((f"ONNX Runtime, {threads} threads", OnnxRuntime(model), threads))
+        diffs = {label: float(np.abs(r.run(x).logits - reference).max()) for label, r, _ in entries}
+        times: dict[str, list[float]] = {label: [] for label, _, _ in entries}
+        rates: list[float] = []
+        for _ in range(repeats):
+            for mm in (lambda: torch.mm(a, b), lambda: np.matmul(a.numpy(), b.numpy())):
+                t0 = time.perf_counter()
+                mm()
+                rates.append(2 * 1024**3 / (time.perf_counter() - t0) / 1e9)
+            for label, runner, n in entries:
+                torch.set_num_threads(n)
+                t0 = time.perf_counter()
+                runner.run(x)
+                times[label].append((time.perf_counter() - t0) * 1000)
                 torch.set_num_threads(threads)
-                print(f"{name:<20} {'eager PyTorch, 1 thread':<22} {one:>10.1f} {one / floor:>8.2f} {0:>13.1e}")
-            diff = float(np.abs(logits - reference).max())
-            print(f"{name:<20} {label:<22} {ms:>10.1f} {ms / floor:>8.2f} {diff:>13.1e}")
-            if label == "ONNX Runtime":
-                best[name] = {"ms": ms, "floor": floor}
-        del runners
+        floor = flops / (max(rates) * 1e9) * 1000
+        print(f"{name:<20} {'FLOP floor':<26} {floor:>8.1f} {'':>8} {1:>8.2f} {'':>13}   ({flops / 1e9:.2f} GFLOP "
+              f"/ best sgemm {max(rates):.0f} GFLOP/s, median {statistics.median(rates):.0f})")
+        for label, _, _ in entries:
+            fast, mid = min(times[label]), statistics.median(times[label])
+            print(f"{name:<20} {label:<26} {fast:>8.1f} {mid:>8.1f} {fast / floor:>8.2f} {diffs[label]:>13.1e}")
+            if label.startswith("ONNX"):
+                best[name] = {"ms": fast, "median": mid, "floor": floor}
+        del entries
     return best
 
 
@@ -388,7 +382,8 @@ def stages(run: Path, image: bytes, repeats: int) -> dict[str, float]:
 def http(run: Path, vgg_run: Path, image: bytes, name: str, per_client: int, workers: int, tmp: Path) -> dict:
     """p50/p95/throughput per server and concurrency."""
     env = {**os.environ, "PNEUMOSCAN_DATA_DIR": str(tmp / "data"), "PNEUMOSCAN_WEB_DIR": str(tmp / "no-web")}
-    env.pop("DATABASE_URL", None)
+    for key in ("DATABASE_URL", "KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK"):  # the KMP_* came from importing
+        env.pop(key, None)  # scikit-learn here; a server started from a shell does not have them
     servers = {
         "PneumoScan": ([sys.executable, "-m", "pneumoscan", "serve", str(run), "--workers", str(workers)],
                        {"plain": "/api/predict", "heatmap": "/api/predict?heatmap=1"}, "image", "/api/health"),
@@ -491,11 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"HTTP and server overhead at 1 client: {http_ms:.1f} ms (p50 over HTTP minus in-process screen)")
 
     eff = next(v for k, v in forward.items() if k.startswith("shipped"))
+    vgg_fw = forward["VGG16 (paper)"]
     goals = [
         ("p50 plain answer vs paper's path (1 client)", f"{paper[1]['p50'] / ours[1]['p50']:.1f}x faster", ">= 10x"),
         ("answer with heatmap / plain answer (p50, 1 client)", f"{heat[1]['p50'] / ours[1]['p50']:.2f}x", "<= 1.25x"),
-        ("shipped backbone forward / FLOP floor", f"{eff['ms'] / eff['floor']:.2f}x", "<= 2x"),
-        ("VGG16 forward / FLOP floor", f"{forward['VGG16 (paper)']['ms'] / forward['VGG16 (paper)']['floor']:.2f}x",
+        ("shipped backbone forward / FLOP floor (best)", f"{eff['ms'] / eff['floor']:.2f}x", "<= 2x"),
+        ("VGG16 forward / FLOP floor (best)", f"{vgg_fw['ms'] / vgg_fw['floor']:.2f}x",
          "<= 1.5x"),
         ("throughput at 8 clients vs paper's path", f"{ours[8]['throughput'] / paper[8]['throughput']:.1f}x",
          ">= 10x"),

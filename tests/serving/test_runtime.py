@@ -126,3 +126,20 @@ def test_a_model_outside_the_sequential_layout_is_served_eagerly():
     assert linear_cam_weights(Plain()) is None
     assert heatmap._is_global_average_pool(torch.nn.AdaptiveAvgPool2d(1))
     assert not heatmap._is_global_average_pool(torch.nn.AdaptiveAvgPool2d(7))
+
+
+def test_loading_a_predictor_leaves_onnx_runtime_unimported_until_the_first_pass():
+    """gunicorn loads the app before forking: ONNX Runtime's process-wide state must be made in the
+    worker (made in the master, the worker aborted at exit on a thread it never had)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pneumoscan.serving.predictor import Predictor\n"
+        f"p = Predictor.from_run({str(SHIPPED)!r}, runtime='onnx')\n"
+        "before = 'onnxruntime' in sys.modules\n"
+        "p.warm_up()\n"
+        "print(before, 'onnxruntime' in sys.modules, p.runtime.kind)\n"
+    )
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "onnx"]

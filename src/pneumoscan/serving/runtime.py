@@ -25,6 +25,7 @@ exports once for all workers.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import os
@@ -200,11 +201,9 @@ def default_runtime() -> str:
     chosen = os.environ.get("PNEUMOSCAN_RUNTIME", "").strip().lower()
     if chosen:
         return chosen
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "onnx"
+    # find_spec, not import: ONNX Runtime's process-wide environment must be made after a fork
+    # (in the gunicorn worker), or the worker aborts at exit joining a thread that stayed behind.
+    return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
 
 
 def make_runtime(
