@@ -308,6 +308,8 @@ class _CompiledRunner:
 
 def same_answers(run: Path, data: Path) -> None:
     """|Δp| of ONNX Runtime vs eager PyTorch, and of JPEG draft-mode decoding vs full decoding."""
+    import torch
+
     from pneumoscan.serving.predictor import Predictor
 
     fast, eager = Predictor.from_run(run, runtime="onnx"), Predictor.from_run(run, runtime="torch")
@@ -320,9 +322,12 @@ def same_answers(run: Path, data: Path) -> None:
         print(f"({data} absent: the committed samples only)")
     t = fast.threshold
     served = {label: probabilities(fast, paths) for label, paths in sets.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same numbers, without the thread pool's stalls on a busy machine
     for label, paths in sets.items():
         if not label.startswith("full-size"):
             print(f"ONNX Runtime vs eager, {label}: {compare(served[label], probabilities(eager, paths), t)}")
+    torch.set_num_threads(threads)
     for label, paths in sets.items():
         full = served[label]
         for side in (224, 448):

@@ -166,7 +166,7 @@ def overlay_png(
 
     Args:
         image: the decoded X-ray (any mode).
-        cam: the (crop, crop) CAM from ``grad_cam``.
+        cam: the (crop, crop) map from ``class_activation_maps`` or ``grad_cam``.
         spec: the eval preprocessing (to map the crop back).
         max_side: the overlay's longest side in pixels.
 
@@ -178,7 +178,7 @@ def overlay_png(
     base = image if image.mode in ("L", "RGB") else image.convert("RGB")
     if max(base.size) > max_side:  # shrink first, on the one channel of a grayscale film
         base = base.copy()
-        base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        base.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # antialiased; 3x cheaper than LANCZOS
     mask = cam_on_original(cam, base.size, spec)
     rgb = np.asarray(base.convert("RGB"), dtype=np.float32) / 255.0
     blended = show_cam_on_image(rgb, mask, use_rgb=True, image_weight=0.6)
