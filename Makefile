@@ -39,6 +39,7 @@ run: venv
 bench: venv
 	$(PY) bench/train_speed.py
 	@if [ -f bench/serve_latency.py ]; then $(PY) bench/serve_latency.py; fi
+	$(PY) bench/dicom_intake.py
 
 clean:
 	rm -rf $(VENV) web/node_modules web/out web/.next

@@ -149,7 +149,27 @@ def cmd_population_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pneumoscan.api.server import serve
 
-    serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
+    return serve(args.run_dir, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                 supervise=not args.no_supervise, listen_fd=args.listen_fd)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the database (``DATABASE_URL``); with ``--grant ROLE`` also give the app's role its rights."""
+    from pneumoscan.api.audit import grant_app_role
+    from pneumoscan.api.settings import Settings
+    from pneumoscan.api.storage import Database
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        db.upgrade(lock_dir=settings.data_dir)
+        if args.grant:
+            grant_app_role(db.engine, args.grant)
+    finally:
+        db.dispose()
+    print("database at the newest schema" + (f"; role {args.grant} may use it (audit tables append-only)"
+                                             if args.grant else ""))
     return 0
 
 
@@ -183,11 +203,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     predictor = _site_predictor(args.run_dir, device=args.device)
     name = source_slug(args.source_name or args.source or default_source_name(args.data))
     out = args.out if args.out is not None else Path(args.run_dir) / "validation" / name
-    run_info = {"path": str(args.run_dir), "model_version": predictor.model_version,
+    run_info = {"path": Path(args.run_dir).name, "model_version": predictor.model_version,
                 "model_id": f"sha256:{checkpoint_sha256(args.run_dir)}",
                 "operating_point": operating_point(predictor.meta)["label"]}
     r = validate(predictor, args.data, out, source=args.source, source_name=name, run_info=run_info,
-                 progress=not args.no_progress, n_boot=args.bootstrap, batch_size=args.batch_size)
+                 progress=not args.no_progress, n_boot=args.bootstrap, batch_size=args.batch_size,
+                 use_ages=not args.ignore_ages)
     refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
     print(f"{r['source']}: {r['n']} images, {r['answered']} answered, refused: {refused}")
     for label, c in r["by_class"].items():
@@ -274,6 +295,8 @@ def add_site_parsers(sub) -> None:
     where.add_argument("--attach", action="store_true", help="write it into RUN/validation/<source>/")
     va.add_argument("--source-name", help="the name the report carries (default --source or the folder name)")
     va.add_argument("--batch-size", type=int, default=32)
+    va.add_argument("--ignore-ages", action="store_true",
+                    help="do not pass the manifest's ages (measure the image checks alone, as for uploads without age)")
     va.set_defaults(func=cmd_validate)
 
     ca = sub.add_parser("calibrate", help="copy a run with its operating point set on a site's labelled images")
@@ -367,9 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default=None, help="default PNEUMOSCAN_HOST or 127.0.0.1 (this machine only)")
     sv.add_argument("--port", type=int, default=None, help="default PNEUMOSCAN_PORT or 8000")
     sv.add_argument("--workers", type=int, default=None, help="gunicorn workers, each with its own model (default 1)")
+    sv.add_argument("--threads", type=int, default=8, help="request threads per worker (default 8)")
+    sv.add_argument("--no-supervise", action="store_true",
+                    help="run gunicorn in this process (no restart when its master dies; systemd restarts it)")
+    sv.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # the supervisor's socket
     sv.set_defaults(func=cmd_serve)
 
     add_site_parsers(sub)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest schema (run as the schema owner on PostgreSQL)")
+    up.add_argument("--grant", metavar="ROLE",
+                    help="PostgreSQL: give ROLE, the role the server connects as, only what it needs")
+    up.set_defaults(func=cmd_db_upgrade)
+
     from pneumoscan.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub)

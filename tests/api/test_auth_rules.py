@@ -43,6 +43,11 @@ EXPECTED: dict[str, str] = {
     "studies.study_heatmap": "clinician",
     "reports.report_json": "clinician",
     "reports.report_pdf": "clinician",
+    "hospital.study_dicom": "clinician",
+    "hospital.study_fhir": "clinician",
+    "hospital.mark_read": "clinician",
+    "hospital.worklist": "clinician",
+    "dicomweb.stow": "clinician",
     "admin.list_users": "admin",
     "admin.create_user": "admin",
     "admin.update_user": "admin",
@@ -54,6 +59,12 @@ EXPECTED: dict[str, str] = {
 
 def _image() -> dict:
     return upload(png_bytes(xray(1, False)), "x.png")
+
+
+def _dicom() -> bytes:
+    from dicom_files import dicom_bytes
+
+    return dicom_bytes(seed=1)
 
 
 def example(endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
@@ -90,6 +101,11 @@ def example(endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
         ("studies.study_heatmap", "GET"): (f"/api/studies/{s}/heatmap", {}),
         ("reports.report_json", "GET"): (f"/api/reports/{s}", {}),
         ("reports.report_pdf", "GET"): (f"/api/reports/{s}.pdf", {}),
+        ("hospital.study_dicom", "GET"): (f"/api/studies/{s}/dicom/sr", {}),
+        ("hospital.study_fhir", "GET"): (f"/api/studies/{s}/fhir", {}),
+        ("hospital.mark_read", "POST"): (f"/api/studies/{s}/read", {}),
+        ("hospital.worklist", "GET"): ("/api/worklist?read=unread", {}),
+        ("dicomweb.stow", "POST"): ("/dicomweb/studies", {"data": _dicom(), "content_type": "application/dicom"}),
         ("admin.list_users", "GET"): ("/api/admin/users", {}),
         ("admin.create_user", "POST"): ("/api/admin/users", {"json": {"username": "newbie", "role": "clinician"}}),
         ("admin.update_user", "PATCH"): (f"/api/admin/users/{u}", {"json": {"disabled": True}}),
@@ -150,7 +166,7 @@ def test_the_rule_holds(app, anon_client, seeded, endpoint, method):
     url, kwargs = example(endpoint, method, ids)
 
     def call(client):
-        fresh = {k: (_image() if k == "data" else v) for k, v in kwargs.items()}
+        fresh = {k: (_image() if k == "data" and isinstance(v, dict) else v) for k, v in kwargs.items()}
         return client.open(url, method=method, **fresh)
 
     anonymous = call(anon_client)

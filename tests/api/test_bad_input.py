@@ -160,12 +160,12 @@ def test_a_failure_while_storing_leaves_nothing_half_stored(client, xray_png, da
     assert ok.status_code == 201
     kept = sorted(p.relative_to(data_dir) for p in (data_dir / "images").rglob("*") if p.is_file())
 
-    import pneumoscan.api.views.studies as studies
+    import pneumoscan.api.intake as intake  # where the upload's transaction runs (store_study)
 
     def boom(study):
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(studies, "study_json", boom)
+    monkeypatch.setattr(intake, "study_json", boom)
     response = client.post("/api/studies", data=upload(xray_png(2, True)))
     assert response.status_code == 500
     error = response.get_json()["error"]

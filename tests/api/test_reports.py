@@ -1,18 +1,28 @@
-"""Reports: JSON with patient, study, model and the notice; the PDF with both images."""
+"""Reports: JSON with patient, study, model and the notice; the PDF with both images, and names in any
+script printed and read back (pypdf)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import logging
 import re
-import zlib
 
-from pneumoscan.api.reports import NOTICE, render_pdf
+import pytest
+from pypdf import PdfReader
+
+from pneumoscan.api.reports import FONT_ROOT, NOTICE, render_pdf
 
 from .api_helpers import upload
 
+# inside the model's intended population (1-5 years) whatever the date the tests run on
+THREE_YEARS_AGO = (dt.date.today() - dt.timedelta(days=3 * 365)).isoformat()
+
 
 def _study_with_patient(client, xray_png) -> int:
-    pid = client.post("/api/patients", json={"name": "Zoë Ångström", "mrn": "MRN-77", "sex": "female",
-                                             "birth_date": "2019-05-01", "referring_doctor": "Dr. Ng"}).get_json()["id"]
+    patient = {"name": "Zoë Ångström", "mrn": "MRN-77", "sex": "female", "birth_date": THREE_YEARS_AGO,
+               "referring_doctor": "Dr. Ng"}
+    pid = client.post("/api/patients", json=patient).get_json()["id"]
     return client.post("/api/studies", data=upload(xray_png(7, True), "cxr.png", patient_id=str(pid))).get_json()["id"]
 
 
@@ -42,18 +52,54 @@ def test_report_pdf_is_a_pdf_with_the_xray_and_the_heatmap(client, xray_png):
     assert b"PneumoScan chest X-ray screening report" in pdf  # the document title
 
 
-def test_the_pdf_text_holds_the_result_the_ids_and_the_notice(client, xray_png, data_dir):
-    """Rendered with the built-in Latin-1 font, whose text can be read back from the page stream."""
+def _pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_pdf_text_holds_the_result_the_ids_and_the_notice(client, xray_png):
     sid = _study_with_patient(client, xray_png)
-    report = client.get(f"/api/reports/{sid}").get_json()
-    study = report["study"]
-    image = data_dir / "images" / study["sha256"][:2] / f"{study['sha256']}.display.png"
-    pdf = render_pdf(report, image, None, unicode_fonts=False)
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
-    text = b"".join(zlib.decompress(s) if s[:1] == b"x" else s for s in streams).decode("latin-1")
-    literals = re.findall(r"\(((?:\\.|[^\\)])*)\)\s*Tj", text)
-    shown = "".join(re.sub(r"\\(.)", r"\1", lit) for lit in literals)
-    for expected in ("Zo", "MRN-77", study["sha256"], study["prediction"]["model_version"],
+    study = client.get(f"/api/reports/{sid}").get_json()["study"]
+    shown = " ".join(_pdf_text(client.get(f"/api/reports/{sid}.pdf").data).split())
+    for expected in ("Zoë Ångström", "MRN-77", study["sha256"], study["prediction"]["model_version"],
                      f"{study['prediction']['threshold']:.3f}", "supports and does not replace a clinician"):
         assert expected in shown, expected
-    assert "Grad-CAM heatmap (model attention): not available" in shown
+
+
+NAMES = {
+    "latin": "Zoë Ångström-Øster",
+    "cyrillic": "Дмитрий Шостакович",
+    "cjk": "王小明 山田太郎 김민준",
+    "arabic": "محمد عبد الله",
+    "devanagari": "अनुराग शर्मा",
+    "emoji": "Joy 😀🎉",
+}
+
+
+@pytest.mark.skipif(not (FONT_ROOT / "opentype/noto/NotoSansCJK-Regular.ttc").is_file(),
+                    reason="the Noto fonts are not installed (apt-get install fonts-noto-core fonts-noto-cjk "
+                           "fonts-noto-color-emoji)")
+@pytest.mark.parametrize("script", list(NAMES))
+def test_names_in_every_script_print_and_read_back(client, xray_png, data_dir, script, caplog):
+    sid = _study_with_patient(client, xray_png)
+    report = client.get(f"/api/reports/{sid}").get_json()
+    report["patient"]["name"] = NAMES[script]
+    with caplog.at_level(logging.WARNING):
+        pdf = render_pdf(report, None, None)
+    name_line = next(line for line in _pdf_text(pdf).splitlines() if line.startswith("Name"))
+    printed = name_line.removeprefix("Name").replace("\x00", " ").strip()  # pypdf spaces CJK glyphs apart
+    if script == "arabic":  # drawn right to left: read back in visual order, the words reversed
+        assert printed.split() == NAMES[script].split()[::-1]
+    else:
+        assert "".join(printed.split()) == "".join(NAMES[script].split())
+    assert "missing" not in caplog.text and "no installed font" not in caplog.text
+
+
+def test_without_unicode_fonts_the_pdf_falls_back_to_latin_1_and_says_so(client, xray_png, tmp_path, caplog):
+    sid = _study_with_patient(client, xray_png)
+    report = client.get(f"/api/reports/{sid}").get_json()
+    report["patient"]["name"] = "王小明"
+    with caplog.at_level(logging.WARNING, logger="pneumoscan.api.reports"):
+        pdf = render_pdf(report, None, None, font_root=tmp_path / "no-fonts")
+    text = _pdf_text(pdf)
+    assert "Name ???" in text and "MRN-77" in text and "supports and does not replace" in " ".join(text.split())
+    assert "fonts-noto-core" in caplog.text

@@ -3,11 +3,14 @@ the validation reports attached to it, with their figures."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from pypdf import PdfReader
 
 from pneumoscan.api import create_app
+from pneumoscan.api.reports import render_pdf
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.serving.predictor import Predictor
 
@@ -54,6 +57,10 @@ def test_the_calibrated_run_shows_its_site_operating_point_on_the_card_and_every
     assert study["prediction"]["operating_point"] == op["label"]
     report = clinician.get(study["report_url"]).get_json()
     assert report["study"]["prediction"]["operating_point"] == op["label"]
+    assert report["model"]["operating_point"] == op
+    pdf = render_pdf(report, None, None)
+    shown = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert f"of the operating point {op['label']}".replace(" ", "") in shown.replace(" ", "").replace("\n", "")
 
 
 def test_attached_validation_reports_are_on_the_card_with_their_figures(site_app, site_run):

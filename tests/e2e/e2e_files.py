@@ -88,41 +88,13 @@ def make_dicom(
     """A small, valid DX chest DICOM (PA) with patient tags, pixels from the synthetic generator."""
     import sys
 
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
     sys.path.insert(0, str(REPO / "tests"))
+    from dicom_files import dicom_bytes
     from synthetic import make_xray
 
-    pixels = np.asarray(make_xray(np.random.default_rng(11), pneumonia=False, width=128, height=128))
-    sop_class = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.PatientName = patient_name
-    ds.PatientID = patient_id
-    ds.PatientSex = sex
-    ds.PatientBirthDate = birth_date
-    ds.StudyDate = "20240501"
-    ds.Modality = "DX"
-    ds.ViewPosition = "PA"
-    ds.BodyPartExamined = "CHEST"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 8
-    ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.PixelData = pixels.astype(np.uint8).tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    image = make_xray(np.random.default_rng(11), pneumonia=False, width=128, height=128)
+    path.write_bytes(dicom_bytes(image, patient_name=patient_name, patient_id=patient_id, sex=sex,
+                                 birth_date=birth_date, patient_age=None, study_date="20240501", window=False))
     return path
 
 

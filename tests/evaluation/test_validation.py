@@ -127,9 +127,12 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
         ("no_label_column", r"lacks the column\(s\) label .* header must be file,label"),
         ("empty_dir", r"No images found in .* label subfolders \(NORMAL/, PNEUMONIA/"),
         ("unknown_source", r"No rows of .* have source 'zzz'\. Sources: "),
+        ("dataset_root", r"holds the split folders test, train, val, not label folders\. Pass one split, e\.g\. "
+                         r"--data .*val"),
     ],
 )
-def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run, site_images, tmp_path, capsys):
+def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run, site_images, synthetic_dataset,
+                                                       tmp_path, capsys):
     real = sorted((site_images / "NORMAL").glob("IM-*.png"))[0].relative_to(site_images).as_posix()
     extra: list[str] = []
     if case == "missing_file":
@@ -139,6 +142,8 @@ def test_bad_input_gets_one_clear_error_naming_the_fix(case, expected, tiny_run,
         data = _write_csv(site_images / "typo.csv", [{"file": real, "label": "PNEUMONA"}])
     elif case == "no_label_column":
         data = _write_csv(site_images / "nolabel.csv", [{"file": real, "diagnosis": "NORMAL"}])
+    elif case == "dataset_root":
+        data = synthetic_dataset
     elif case == "empty_dir":
         data = tmp_path / "empty"
         (data / "NORMAL").mkdir(parents=True)
@@ -177,3 +182,20 @@ def test_validation_goes_through_the_predictors_refusal_chain(tiny_run, site_ima
             assert row["status"] == "refused" and row["reason"] == result.reason
         else:
             assert float(row["probability"]) == pytest.approx(result.probability, abs=1e-6)
+
+
+def test_manifest_ages_meet_the_age_rule_unless_ignored(tiny_run, manifest, tmp_path):
+    rows = list(csv.DictReader(manifest.open()))
+    adults = sum(1 for row in rows if row["age"] in ("45Y", "70"))
+    reports = {}
+    for flag in ([], ["--ignore-ages"]):
+        out = tmp_path / ("ignored" if flag else "used")
+        assert main(["validate", str(tiny_run), "--data", str(manifest), "--out", str(out), "--no-progress",
+                     "--bootstrap", "20", *flag]) == 0
+        reports[bool(flag)] = json.loads((out / "report.json").read_text())
+    used, ignored = reports[False], reports[True]
+    undecodable = sum(k for r, k in used["refused"].items() if r != "outside_intended_population")
+    assert used["refused"].get("outside_intended_population", 0) >= adults - undecodable > 0
+    assert used["subgroups"]["age_band"]["1-5"]["refused"].get("outside_intended_population", 0) == 0
+    assert ignored["refused"].get("outside_intended_population", 0) < adults
+    assert ignored["ages"].startswith("not used") and used["ages"].startswith("used")

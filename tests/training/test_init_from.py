@@ -22,8 +22,7 @@ def child_run(tiny_run, synthetic_dataset, tmp_path_factory) -> Path:
     fixed threshold; everything else comes from the parent's config.yaml."""
     out = tmp_path_factory.mktemp("child") / "run"
     assert main(["train", "--data", str(synthetic_dataset), "--out", str(out), "--init-from", str(tiny_run),
-                 "--epochs", "1",
-                 "--device", "cpu", "--workers", "0", "--no-progress", "--set", "train.lr=0",
+                 "--epochs", "1", "--device", "cpu", "--workers", "0", "--no-progress", "--set", "train.lr=0",
                  "--set", "eval.threshold_rule=fixed", "--set", "eval.fixed_threshold=0.3",
                  "--set", "eval.bootstrap=20"]) == 0
     return out

@@ -80,6 +80,6 @@ def test_outside_manifest_keeps_only_the_chosen_sources_and_licences(tmp_path):
         w.writerows([(f, s, "NORMAL", lic) for f, s, lic in rows])
     files, names = outside_files(manifest, sources=["src_a", "src_b"], licence_prefix="CC BY")
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a/1.png", "b/1.png"]
-    assert names == ["src_a", "src_b"]
+    assert names == ["src_a (CC BY rows)", "src_b (CC BY rows)"]
     with pytest.raises(ValueError, match="No outside images"):
         outside_files(manifest, sources=["src_c"], licence_prefix="CC BY")

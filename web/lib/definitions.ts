@@ -121,7 +121,10 @@ export type PopulationCheck = z.infer<typeof populationCheckSchema>;
 export const operatingPointSchema = z.looseObject({
   source: z.string(),
   threshold: z.number(),
-  rule: z.string().nullish(),
+  /** The rule as the server stores it: a sentence, or an object such as {rule: "sensitivity", min_sensitivity: 0.95}. */
+  rule: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+  /** The operating point in a few words, e.g. "validation split (sensitivity >= 0.95)". */
+  label: z.string().nullish(),
   site: z.string().nullish(),
   n_per_class: z.record(z.string(), z.number()).nullish(),
   date: z.string().nullish(),

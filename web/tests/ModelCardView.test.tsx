@@ -17,7 +17,8 @@ const CARD_WITH_VALIDATION: ModelCard = {
   operating_point: {
     source: "site",
     threshold: 0.62,
-    rule: "min_sensitivity=0.95",
+    rule: { rule: "sensitivity", min_sensitivity: 0.95 },
+    label: "site Hospital X (sensitivity >= 0.95, platt)",
     site: "Hospital X",
     n_per_class: { NORMAL: 120, PNEUMONIA: 130 },
     date: "2026-11-29",
@@ -70,7 +71,7 @@ describe("ModelCardView: population, operating point and validation reports", ()
     const op = screen.getByTestId("operating-point");
     expect(op).toHaveTextContent("the site's own labelled images: Hospital X");
     expect(op).toHaveTextContent("62.0%");
-    expect(op).toHaveTextContent("min_sensitivity=0.95");
+    expect(op).toHaveTextContent("site Hospital X (sensitivity >= 0.95, platt)");
     expect(op).toHaveTextContent("NORMAL 120, PNEUMONIA 130");
     expect(op).toHaveTextContent("2026-11-29");
     expect(op).toHaveTextContent("Original validation threshold72.8%");

@@ -22,6 +22,7 @@ from flask import Flask, current_app, g, request
 
 from pneumoscan.api.errors import register_error_handlers
 from pneumoscan.api.settings import Settings, SettingsError, default_database_url
+from pneumoscan.api.slow_clients import BodyReadGuard
 from pneumoscan.api.storage import Database, ImageStore
 from pneumoscan.models.recalibration import operating_point
 from pneumoscan.serving.predictor import Predictor
@@ -93,7 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     data_dir = Path(app.config["DATA_DIR"]).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(app.config["DATABASE_URL"])
+    db = Database(app.config["DATABASE_URL"], busy_timeout=float(app.config.get("DATABASE_BUSY_TIMEOUT", 30)))
     db.upgrade(lock_dir=data_dir)
     web_dir = Path(app.config["WEB_DIR"]).expanduser().resolve() if app.config.get("WEB_DIR") else None
     app.extensions[EXTENSION] = Services(
@@ -106,9 +107,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         web_dir=web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None,
     )
     app.extensions["predictor"] = predictor
+    app.extensions[EXTENSION].store.sweep(db)  # files a crash left between writing and committing
 
     register_error_handlers(app)
     _register_request_logging(app)
+    app.wsgi_app = BodyReadGuard(app.wsgi_app, max_readers=int(app.config.get("BODY_READERS", 6)),
+                                 max_body=app.config.get("MAX_CONTENT_LENGTH"))
     from pneumoscan.api.views import register_blueprints
 
     register_blueprints(app)

@@ -10,9 +10,16 @@ Credentials: the web app's session cookie (server-side session, id stored hashed
 expiry; state-changing requests must echo the session's CSRF token in ``X-CSRF-Token``) or a personal
 API token in ``Authorization: Bearer psk_...`` (no CSRF: a browser never sends it by itself).
 
-Audit: ``AUDIT`` names the action each endpoint performs on patient data. The row is added to the
-view's own database transaction (a SQLAlchemy ``before_commit`` hook), so the action and its record
-commit or roll back together; an action that fails (or is refused) writes its own row afterwards.
+Audit: ``AUDIT`` names the action each endpoint performs on patient data (and on uploads to the open
+``/api/predict`` and ``/api/inspect``: who or which source, and what was returned; never the image).
+The row is added to the view's own database transaction (a SQLAlchemy ``before_commit`` hook), so the
+action and its record commit or roll back together, with the status the view answers; an action
+that fails (or is refused) writes its own row afterwards, with the real status, and a row that the
+database cannot take at that moment is spooled to disk (``pneumoscan.api.audit``). Refusals of
+callers without credentials are counted per source and minute instead of a row each.
+
+Bookkeeping writes (a token's ``last_used_at``, a session's ``last_seen_at``) are best-effort, in
+their own short transaction: a busy database delays or fails them, never the request.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import logging
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pneumoscan.api.accounts import ROLES, ApiToken, AuditEntry, AuthSession, User, as_utc, digest
+from pneumoscan.api.audit import SPOOL_NAME, drain_spool, install_rollups, spool
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.storage import Patient, Report, Study, utcnow
 
@@ -70,6 +79,12 @@ RULES: dict[str, str] = {
     "studies.study_heatmap": "clinician",
     "reports.report_json": "clinician",
     "reports.report_pdf": "clinician",
+    # hospital systems (pneumoscan.api.hospital): DICOM/FHIR results, worklist, STOW-RS
+    "hospital.study_dicom": "clinician",
+    "hospital.study_fhir": "clinician",
+    "hospital.mark_read": "clinician",
+    "hospital.worklist": "clinician",
+    "dicomweb.stow": "clinician",
     # administration
     "admin.list_users": "admin",
     "admin.create_user": "admin",
@@ -95,10 +110,21 @@ AUDIT: dict[str, tuple[str, str, str | None]] = {
     "studies.study_heatmap": ("download", "study", "study_id"),
     "reports.report_json": ("view", "report", "study_id"),
     "reports.report_pdf": ("download", "report", "study_id"),
+    "images.predict": ("predict", "image", None),
+    "images.inspect": ("inspect", "image", None),
+    "hospital.study_dicom": ("download", "study", "study_id"),
+    "hospital.study_fhir": ("download", "study", "study_id"),
+    "hospital.mark_read": ("mark_read", "study", "study_id"),
+    "hospital.worklist": ("list", "study", None),
+    "dicomweb.stow": ("create", "study", None),
 }
 """Endpoint -> (action, object type, URL argument holding the object's id) for automatic audit rows."""
 
 _WRITES = frozenset({"create", "update", "delete"})
+_SUCCESS_STATUS = {"create": 201, "delete": 204}
+"""What a successful action answers (every other one answers 200); the audit row records it."""
+_OPEN_AUDITED = frozenset({"image"})
+"""Object types audited for callers without credentials too (the open image endpoints)."""
 _MODELS: dict[str, tuple[type, ...]] = {"patient": (Patient,), "study": (Study,), "report": (Report, Study)}
 _RANK = {role: i + 1 for i, role in enumerate(ROLES)}
 
@@ -122,9 +148,15 @@ def init_auth(app: Flask) -> None:
         app.config.setdefault(key, value)
     app.before_request(_authenticate)
     app.after_request(_audit_afterwards)
-    db = app.extensions["pneumoscan"].db
+    svc = app.extensions["pneumoscan"]
+    db = svc.db
     event.listen(db._sessions, "after_flush", _note_changes)  # noqa: SLF001 - our own session factory
     event.listen(db._sessions, "before_commit", _audit_in_transaction)  # noqa: SLF001
+    install_rollups(db._sessions, db._quick_sessions)  # noqa: SLF001
+    try:
+        drain_spool(db, svc.store.root)
+    except SQLAlchemyError:
+        log.exception("spooled audit rows could not be written yet; they stay in the spool")
 
 
 # --- who is calling ------------------------------------------------------------------------------
@@ -148,6 +180,7 @@ def _authenticate() -> None:
     g.auth_session = None
     g.via = None
     g.audit_ready = False  # the hook's own look-up transaction is not the action
+    g.actor = None  # (id, username): what audit rows record, readable even after a failed transaction
     if request.url_rule is None:  # 404 / 405: let the router's own error answer
         return
     endpoint = request.endpoint or ""
@@ -168,6 +201,9 @@ def _authenticate() -> None:
         elif cookie:
             _from_cookie(session, cookie)
         user = g.user
+        if user is not None:
+            g.actor = (user.id, user.username)
+    _touch(g.pop("touch", None))
     if rule == "public":
         return
     if user is None:
@@ -206,9 +242,7 @@ def _from_token(session: Session, raw: str) -> None:
     if user is None or user.disabled:
         g.auth_problem = "The account this API token belongs to is disabled."
         return
-    now = utcnow()
-    if token.last_used_at is None or now - as_utc(token.last_used_at) > dt.timedelta(seconds=60):
-        token.last_used_at = now
+    g.touch = (ApiToken, ApiToken.last_used_at, token.id, 60)
     g.user, g.via, g.token_id = user, "token", token.id
 
 
@@ -229,9 +263,23 @@ def _from_cookie(session: Session, raw: str) -> None:
         row.ended_at = now
         g.auth_problem = "Your account is disabled; ask an administrator."
         return
-    if now - as_utc(row.last_seen_at) > dt.timedelta(seconds=30):
-        row.last_seen_at = now
+    g.touch = (AuthSession, AuthSession.last_seen_at, row.id, 30)
     g.user, g.via, g.auth_session = user, "session", row
+
+
+def _touch(spec: tuple | None) -> None:
+    """Record when a token or session was last used: best-effort, in its own short transaction."""
+    if spec is None:
+        return
+    model, column, row_id, every_s = spec
+    now = utcnow()
+    try:
+        with current_app.extensions["pneumoscan"].db.quick_session() as session:
+            session.execute(update(model).where(model.id == row_id, or_(
+                column.is_(None), column < now - dt.timedelta(seconds=every_s))).values({column.key: now}))
+    except SQLAlchemyError as exc:
+        log.warning("could not record %s.%s of id %s (%s); the request goes on", model.__tablename__,
+                    column.key, row_id, type(exc).__name__)
 
 
 def new_session(session: Session, user: User) -> tuple[AuthSession, str]:
@@ -269,10 +317,13 @@ def audit_row(action: str, *, object_type: str | None = None, object_id: int | N
               patient_id: int | None = None, outcome: str = "success", status: int | None = None,
               detail: str | None = None, user: User | None = None, username: str | None = None) -> AuditEntry:
     """An audit row for the current request (add it to the session that does the action)."""
-    user = user if user is not None else (g.get("user") if has_request_context() else None)
+    if user is not None:
+        actor = (user.id, user.username)
+    else:
+        actor = g.get("actor") if has_request_context() else None
     return AuditEntry(
-        at=utcnow(), user_id=user.id if user is not None else None,
-        username=(user.username if user is not None else username),
+        at=utcnow(), user_id=actor[0] if actor else None,
+        username=actor[1] if actor else username,
         action=action, object_type=object_type, object_id=object_id, patient_id=patient_id,
         outcome=outcome, status=status, detail=(detail or None) and detail[:255],
         client_address=client_address() if has_request_context() else None,
@@ -281,12 +332,20 @@ def audit_row(action: str, *, object_type: str | None = None, object_id: int | N
 
 
 def write_audit(row: AuditEntry) -> None:
-    """Write one audit row in its own transaction (for actions that failed or were refused)."""
+    """Write one audit row in its own short transaction (for actions that failed or were refused);
+    when the database cannot take it now, it is spooled to disk and written at the next chance."""
+    svc = current_app.extensions["pneumoscan"]
     try:
-        with current_app.extensions["pneumoscan"].db.session() as session:
+        with svc.db.quick_session() as session:
             session.add(row)
-    except Exception:  # noqa: BLE001 - the answer must still go out; the failure is logged
-        log.exception("could not write the audit row for %s", row.action)
+    except Exception as exc:  # noqa: BLE001 - the answer must still go out
+        log.warning("audit row for %s not written now (%s); spooling it", row.action, type(exc).__name__)
+        try:
+            spool(svc.store.root, row)
+        except OSError:
+            log.exception("could not spool the audit row for %s", row.action)
+        return
+    _drain_if_spooled()
 
 
 def _denied(status: int, code: str) -> None:
@@ -329,7 +388,7 @@ def _audit_in_transaction(session: Session) -> None:
         return  # a read-only transaction of a write endpoint (e.g. checking that a patient exists)
     object_id, patient_id = _object_ids(session, spec)
     session.add(audit_row(action, object_type=object_type, object_id=object_id, patient_id=patient_id,
-                          status=200, detail=_detail()))
+                          status=_SUCCESS_STATUS.get(action, 200), detail=_detail()))
     g.audit_done = True
 
 
@@ -348,20 +407,34 @@ def _object_ids(session: Session, spec: tuple[str, str, str | None]) -> tuple[in
 
 
 def _detail() -> str | None:
+    if g.get("audit_detail"):
+        return g.audit_detail
     endpoint = request.endpoint or ""
     if endpoint.startswith("studies.study_"):
         return endpoint.removeprefix("studies.study_")
     if endpoint == "reports.report_pdf":
         return "pdf"
+    if endpoint == "hospital.study_dicom":
+        return f"dicom-{(request.view_args or {}).get('kind')}"
+    if endpoint == "hospital.study_fhir":
+        return "fhir"
     return None
 
 
 def _audit_afterwards(response):
-    """The audit row of an action whose transaction did not carry one (failed, or wrote nothing)."""
-    if g.get("audit_done") or g.get("user") is None:
+    """The audit row of an action whose transaction did not carry one (failed, or wrote nothing), and of
+    any signed-in request that failed with a server error."""
+    _drain_if_spooled()
+    if g.get("audit_done"):
         return response
     spec = AUDIT.get(request.endpoint or "")
     if spec is None:
+        if response.status_code >= 500 and g.get("actor") is not None:
+            g.audit_done = True
+            write_audit(audit_row("error", object_type=(request.endpoint or "unknown")[:32], outcome="failure",
+                                  status=response.status_code, detail=_error_code(response)))
+        return response
+    if g.get("actor") is None and spec[1] not in _OPEN_AUDITED:
         return response
     g.audit_done = True
     failed = response.status_code >= 400
@@ -373,10 +446,26 @@ def _audit_afterwards(response):
                 _, patient_id = _object_ids(session, spec)
         except Exception:  # noqa: BLE001
             patient_id = None
-    code = None
-    if failed and response.is_json:
-        code = ((response.get_json(silent=True) or {}).get("error") or {}).get("code")
+    code = _error_code(response) if failed else None
+    detail = ": ".join(part for part in (code, _detail()) if part) or None
     write_audit(audit_row(spec[0], object_type=spec[1], object_id=object_id, patient_id=patient_id,
                           outcome="failure" if failed else "success", status=response.status_code,
-                          detail=code or _detail()))
+                          detail=detail))
     return response
+
+
+def _drain_if_spooled() -> None:
+    """Write rows spooled while the database was busy (one ``stat`` when there are none)."""
+    svc = current_app.extensions["pneumoscan"]
+    spooled = svc.store.root / SPOOL_NAME
+    if spooled.is_file() and spooled.stat().st_size:
+        try:
+            drain_spool(svc.db, svc.store.root)
+        except (SQLAlchemyError, OSError) as exc:  # stays spooled; tried again on the next request
+            log.warning("spooled audit rows not written yet (%s)", type(exc).__name__)
+
+
+def _error_code(response) -> str | None:
+    if not response.is_json:
+        return None
+    return ((response.get_json(silent=True) or {}).get("error") or {}).get("code")

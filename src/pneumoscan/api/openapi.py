@@ -455,9 +455,10 @@ def openapi_document() -> dict[str, Any]:
                         "type": "string", "format": "binary"}}}}, **_errors(404)}},
         },
     }
+    from pneumoscan.api.hospital.openapi import add_hospital
     from pneumoscan.api.openapi_auth import add_accounts
 
-    return add_accounts({
+    return add_accounts(add_hospital({
         "openapi": "3.1.0",
         "info": {
             "title": "PneumoScan API",
@@ -467,4 +468,4 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {"schemas": _schemas()},
-    })
+    }))

@@ -5,7 +5,9 @@ supports and does not replace a clinician's diagnosis.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,60 @@ NOTICE = (
     "clinician."
 )
 
-_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+FONT_ROOT = Path("/usr/share/fonts")
+"""Where Debian's font packages install (fonts-noto-core, fonts-noto-cjk, fonts-noto-color-emoji)."""
 
+_PRIMARY = (
+    ("NotoSans", "truetype/noto/NotoSans-Regular.ttf", "truetype/noto/NotoSans-Bold.ttf"),
+    ("DejaVu", "truetype/dejavu/DejaVuSans.ttf", "truetype/dejavu/DejaVuSans-Bold.ttf"),
+)
+"""Body fonts, first found wins: Latin, Greek, Cyrillic and more."""
+
+_FALLBACKS = (
+    ("arabic", "truetype/noto/NotoSansArabic-Regular.ttf", "truetype/noto/NotoSansArabic-Bold.ttf"),
+    ("hebrew", "truetype/noto/NotoSansHebrew-Regular.ttf", "truetype/noto/NotoSansHebrew-Bold.ttf"),
+    ("devanagari", "truetype/noto/NotoSansDevanagari-Regular.ttf", "truetype/noto/NotoSansDevanagari-Bold.ttf"),
+    ("bengali", "truetype/noto/NotoSansBengali-Regular.ttf", "truetype/noto/NotoSansBengali-Bold.ttf"),
+    ("tamil", "truetype/noto/NotoSansTamil-Regular.ttf", "truetype/noto/NotoSansTamil-Bold.ttf"),
+    ("thai", "truetype/noto/NotoSansThai-Regular.ttf", "truetype/noto/NotoSansThai-Bold.ttf"),
+    ("armenian", "truetype/noto/NotoSansArmenian-Regular.ttf", "truetype/noto/NotoSansArmenian-Bold.ttf"),
+    ("georgian", "truetype/noto/NotoSansGeorgian-Regular.ttf", "truetype/noto/NotoSansGeorgian-Bold.ttf"),
+    ("ethiopic", "truetype/noto/NotoSansEthiopic-Regular.ttf", "truetype/noto/NotoSansEthiopic-Bold.ttf"),
+    ("cjk", "opentype/noto/NotoSansCJK-Regular.ttc", "opentype/noto/NotoSansCJK-Bold.ttc"),
+    ("emoji", "truetype/noto/NotoColorEmoji.ttf", None),
+    ("symbols", "truetype/noto/NotoSansSymbols-Regular.ttf", "truetype/noto/NotoSansSymbols-Bold.ttf"),
+    ("symbols2", "truetype/noto/NotoSansSymbols2-Regular.ttf", None),
+    ("dejavu", "truetype/dejavu/DejaVuSans.ttf", "truetype/dejavu/DejaVuSans-Bold.ttf"),
+)
+"""Fonts for what the body font lacks, each embedded only when the report needs it (CJK is large)."""
+
+
+@functools.lru_cache(maxsize=32)
+def _coverage(path: Path) -> frozenset[int]:
+    """The code points a font file draws (read once per process)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(path), fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+@functools.lru_cache(maxsize=1)
+def _shaping_available() -> bool:
+    try:
+        import uharfbuzz  # noqa: F401
+    except ImportError:
+        log.warning("uharfbuzz is not installed: PDF text is not shaped (Arabic unjoined, Indic unordered)")
+        return False
+    return True
+
+
+_warned_missing: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned_missing:
+        _warned_missing.add(message)
+        log.warning(message)
 
 def model_summary(card: dict[str, Any], prediction_version: str, model_id: str) -> dict[str, Any]:
     """The model facts a report states; card details only when the served model made the prediction."""
@@ -40,6 +94,7 @@ def model_summary(card: dict[str, Any], prediction_version: str, model_id: str) 
             "backbone": card.get("backbone"),
             "threshold": card.get("threshold"),
             "threshold_rule": card.get("threshold_rule"),
+            "operating_point": card.get("operating_point"),
             "training_data": {
                 "source": training.get("source"),
                 "fingerprint": training.get("fingerprint"),
@@ -69,16 +124,47 @@ class _Pdf(FPDF):
         self.cell(0, 5, f"{self._footer_text}  -  page {self.page_no()}/{{nb}}", align="C")
 
 
-def _fonts(pdf: FPDF, unicode_fonts: bool = True) -> tuple[str, bool]:
-    """DejaVu (Unicode: any patient name) when installed, else Helvetica (Latin-1 only)."""
-    for folder in _FONT_DIRS if unicode_fonts else ():
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.is_file() and bold.is_file():
-            pdf.add_font("DejaVu", "", str(regular))
-            pdf.add_font("DejaVu", "B", str(bold))
-            return "DejaVu", True
-    return "Helvetica", False
+def _fonts(pdf: FPDF, text: str, root: Path | None = None) -> tuple[str, bool]:
+    """Embed a body font and the fallback fonts that ``text`` needs; enable shaping.
 
+    Returns:
+        The body font's name and whether it is a Unicode font. Without any (the Noto and DejaVu
+        packages missing) it is Helvetica, Latin-1 only, and a warning says what to install.
+    """
+    root = FONT_ROOT if root is None else root
+    primary = next(((name, root / regular, root / bold) for name, regular, bold in _PRIMARY
+                    if (root / regular).is_file() and (root / bold).is_file()), None)
+    if primary is None:
+        _warn_once(f"no Unicode font under {root}: PDF reports print Latin-1 only (names in other scripts "
+                   "become '?'); install fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji")
+        return "Helvetica", False
+    name, regular, bold = primary
+    pdf.add_font(name, "", str(regular))
+    pdf.add_font(name, "B", str(bold))
+    missing = {ord(c) for c in text if not c.isspace()} - _coverage(regular)
+    fallbacks = []
+    for fallback, fb_regular, fb_bold in _FALLBACKS:
+        path = root / fb_regular
+        if not missing or not path.is_file():
+            continue
+        drawn = missing & _coverage(path)
+        if not drawn:
+            continue
+        pdf.add_font(fallback, "", str(path))
+        if fb_bold and (root / fb_bold).is_file():
+            pdf.add_font(fallback, "B", str(root / fb_bold))
+        fallbacks.append(fallback)
+        missing -= drawn
+    missing -= {0x200D, 0xFE0F}  # joiners and emoji variation selectors draw nothing themselves
+    if missing:
+        chars = " ".join(f"U+{cp:04X}" for cp in sorted(missing)[:10])
+        _warn_once(f"no installed font draws {chars} ...; those characters are left out of PDF reports "
+                   "(install the fonts-noto-* packages)")
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
+    if _shaping_available():
+        pdf.set_text_shaping(True)
+    return name, True
 
 def _png_for_pdf(path: Path | None, max_side: int = 900) -> io.BytesIO | None:
     if path is None or not path.is_file():
@@ -92,22 +178,25 @@ def _png_for_pdf(path: Path | None, max_side: int = 900) -> io.BytesIO | None:
     return buf
 
 
-def render_pdf(
-    report: dict[str, Any], image_path: Path | None, heatmap_path: Path | None, unicode_fonts: bool = True
-) -> bytes:
+def render_pdf(report: dict[str, Any], image_path: Path | None, heatmap_path: Path | None,
+               font_root: Path | None = None) -> bytes:
     """Lay out a one-to-two-page A4 report.
+
+    Names and notes in any script print: Noto Sans for the body, with Noto fallbacks (Arabic, Hebrew,
+    Indic, Thai, CJK, colour emoji, ...) embedded as the text needs them, shaped by HarfBuzz (joined
+    Arabic, right-to-left order, Indic conjuncts).
 
     Args:
         report: the JSON report (``report_json``).
         image_path: the decoded X-ray PNG.
         heatmap_path: the Grad-CAM overlay PNG (may be None).
-        unicode_fonts: embed DejaVu when installed (any script); False uses the built-in Latin-1 font.
+        font_root: where to look for fonts (default ``FONT_ROOT``).
 
     Returns:
         The PDF file's bytes.
     """
     pdf = _Pdf("Helvetica", f"PneumoScan report {report['id']} - study {report['study']['id']}")
-    font, unicode_ok = _fonts(pdf, unicode_fonts)
+    font, unicode_ok = _fonts(pdf, json.dumps(report, ensure_ascii=False), font_root)
     pdf._font = font
 
     def clean(value: Any) -> str:
@@ -175,7 +264,9 @@ def render_pdf(
                          if prob is not None and thr is not None else label), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(font, size=9)
-    row("Rule", "PNEUMONIA when the probability is at or above the threshold chosen on validation data")
+    op = pred.get("operating_point")
+    row("Rule", "PNEUMONIA when the probability is at or above the threshold "
+        + (f"of the operating point {op}" if op else "chosen on validation data"))
     row("Model version", pred.get("model_version"))
     row("Predicted at", pred.get("created_at"))
     pdf.ln(2)

@@ -75,4 +75,9 @@ def study_json(study: Study) -> dict[str, Any]:
         "prediction": prediction_json(pred),
         "report_url": f"/api/reports/{study.id}",
         "report_pdf_url": f"/api/reports/{study.id}.pdf",
+        "source": study.source or "upload",
+        "refusal": ({"reason": study.refusal_reason, "message": study.refusal_message}
+                    if study.refusal_reason else None),
+        "read_at": iso(study.read_at),
+        "read_by": study.read_by,
     }

@@ -30,8 +30,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -82,6 +84,14 @@ class Study(Base):
     display_path: Mapped[str] = mapped_column(String(255))  # decoded 8-bit PNG, relative
     dicom_tags: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # DICOM intake (migration 0005): how it arrived, its SOPInstanceUID (duplicates), a stored refusal
+    # (an image received over DICOM that the model refused), and who read it on the worklist.
+    source: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+    refusal_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refusal_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     patient: Mapped[Patient | None] = relationship(back_populates="studies")
     predictions: Mapped[list[Prediction]] = relationship(
@@ -114,7 +124,11 @@ class Prediction(Base):
 
 
 class Report(Base):
+    """The issued report of one prediction: at most one per (study, prediction), which the database
+    enforces, so concurrent first requests agree on one row."""
+
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("study_id", "prediction_id", name="uq_reports_study_prediction"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
@@ -146,32 +160,46 @@ class Database:
 
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/pneumoscan.db``.
+        busy_timeout: seconds a request's write waits for another writer's lock.
+        quick_timeout: seconds a best-effort write waits (``quick_session``: bookkeeping such as a
+            token's ``last_used_at`` and audit rows of failed requests), so that it never holds up
+            or fails a request.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, busy_timeout: float = 30.0, quick_timeout: float = 2.0):
         self.url = url
+        self.engine: Engine = self._engine(url, busy_timeout)
+        self.quick_engine: Engine = self._engine(url, quick_timeout, pool_size=2)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._quick_sessions = sessionmaker(self.quick_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _engine(url: str, wait: float, pool_size: int | None = None) -> Engine:
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": wait}
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(url, **kwargs)
+            if pool_size is not None:
+                kwargs.update(pool_size=pool_size, max_overflow=4)
+            if url.startswith("postgresql"):
+                kwargs["connect_args"] = {"options": f"-c lock_timeout={int(wait * 1000)}"}
+        engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, wait))
+        return engine
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any exception."""
-        session = self._sessions()
-        try:
+        with _committing(self._sessions()) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+
+    @contextlib.contextmanager
+    def quick_session(self) -> Iterator[Session]:
+        """Like ``session``, but a write gives up after ``quick_timeout`` seconds of waiting for a lock."""
+        with _committing(self._quick_sessions()) as session:
+            yield session
 
     def upgrade(self, lock_dir: Path | None = None) -> None:
         """Bring the schema to the newest Alembic revision (idempotent).
@@ -185,6 +213,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.quick_engine.dispose()
+
+
+@contextlib.contextmanager
+def _committing(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def alembic_config(url: str | None = None):
@@ -218,11 +259,11 @@ def downgrade_database(engine: Engine, revision: str = "base") -> None:
         command.downgrade(cfg, revision)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record, wait: float = 30.0) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
     cursor.close()
 
 
@@ -238,6 +279,10 @@ def _file_lock(path: Path | None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_STORED_FOLDERS = ("images", "heatmaps")
+"""Folders of the data folder that hold only files named by database rows."""
 
 
 class ImageStore:
@@ -261,6 +306,41 @@ class ImageStore:
         if self.root.resolve() not in full.parents:
             raise ValueError(f"Stored path {relative!r} is outside the data folder.")
         return full
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive across processes: held from an upload's first file to its commit, and by the sweep."""
+        with _file_lock(self.root / ".store.lock"):
+            yield
+
+    def sweep(self, db: Database) -> list[Path]:
+        """Remove files that no database row names: what a crash (kill -9, power loss) between writing
+        an upload's files and committing its rows left behind, and stray temporary files.
+
+        Holds the store lock, so no upload is between its files and its commit meanwhile.
+
+        Returns:
+            The removed paths (each also logged).
+        """
+        removed: list[Path] = []
+        with self.lock():
+            with db.session() as session:
+                known = {p for (p,) in session.execute(select(Study.image_path))}
+                known |= {p for (p,) in session.execute(select(Study.display_path))}
+                known |= {p for (p,) in session.execute(select(Prediction.heatmap_path)) if p}
+            for folder in (self.root / name for name in _STORED_FOLDERS):
+                if not folder.is_dir():
+                    continue
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file() and path.relative_to(self.root).as_posix() not in known:
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                            removed.append(path)
+        for path in removed:
+            log.warning("removed %s: no database row names it (left by an interrupted upload)", path)
+        if removed:
+            log.warning("start-up sweep removed %d file(s) left by interrupted uploads", len(removed))
+        return removed
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
@@ -317,3 +397,5 @@ class StoreTransaction:
 # The account tables (users, sessions, tokens, audit log) share this metadata, so that Alembic and
 # every process that imports the storage models know them.
 from pneumoscan.api import accounts as _accounts  # noqa: E402, F401
+from pneumoscan.api import audit as _audit  # noqa: E402, F401
+from pneumoscan.api.hospital import models as _hospital_models  # noqa: E402, F401

@@ -68,7 +68,8 @@ class Screener(Protocol):
 
     threshold: float
 
-    def screen_batch(self, decoded: Sequence[DecodedImage]) -> list[Any]: ...
+    def screen_batch(self, decoded: Sequence[DecodedImage], ages: Sequence[float | None] | None = None) -> list[Any]:
+        ...
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,12 @@ def load_labelled_set(data: str | Path, source: str | None = None) -> LabelledSe
 
 def _read_folder(root: Path) -> LabelledSet:
     files: list[LabelledFile] = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p)):
+    subs = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+    splits = [p.name for p in subs if p.name.lower() in ("train", "val", "test")]
+    if splits:
+        raise ValidationInputError(f"{root} holds the split folders {', '.join(splits)}, not label folders. Pass one "
+                                   f"split, e.g. --data {root / splits[-1]}.")
+    for sub in subs:
         label = _norm_label(sub.name, f"Folder {sub}")
         for path in sorted(sub.rglob("*")):
             if path.is_file() and path.suffix.lower() in FILE_EXTENSIONS and not is_hidden(path):
@@ -252,9 +258,12 @@ def _read_manifest(path: Path, source: str | None) -> LabelledSet:
 
 def screen_files(
     screener: Screener, files: Sequence[LabelledFile], batch_size: int = 32, progress: bool = True,
-    desc: str = "validate",
+    desc: str = "validate", use_ages: bool = False,
 ) -> list[Outcome]:
     """Decode each file and pass it through ``screener.screen_batch``, ``batch_size`` at a time.
+
+    With ``use_ages`` the manifest's ages go with the images, so the age rule of the intended
+    population applies as it would to a request that states the age.
 
     A file that does not decode counts as refused with the decoder's reason code
     (``unreadable_image``, ``image_too_small``...), as the API would answer it.
@@ -265,17 +274,21 @@ def screen_files(
         chunk = files[start:start + batch_size]
         slots: list[Outcome | None] = []
         decoded: list[DecodedImage] = []
+        ages: list[float | None] = []
         shas: list[str] = []
         for f in chunk:
             data = f.path.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
             try:
                 decoded.append(decode_image(data))
+                ages.append(f.age if use_ages else None)
                 shas.append(sha)
                 slots.append(None)
             except ImageDecodeError as exc:
                 slots.append(Outcome(reason=exc.code, sha256=sha))
-        results = iter(zip(screener.screen_batch(decoded) if decoded else [], shas))
+        screened = (screener.screen_batch(decoded, ages=ages) if use_ages else screener.screen_batch(decoded)) \
+            if decoded else []
+        results = iter(zip(screened, shas))
         for k, slot in enumerate(slots):
             if slot is None:
                 result, sha = next(results)
@@ -434,7 +447,7 @@ def build_report(labelled: LabelledSet, outcomes: Sequence[Outcome], threshold: 
         "source": source,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run": {**(run_info or {}), "threshold": float(threshold)},
-        "data": {"path": str(labelled.root), "kind": labelled.kind,
+        "data": {"path": labelled.root.name, "kind": labelled.kind,
                  "fingerprint": data_fingerprint(files, outcomes)},
         **summarise(files, outcomes, threshold, n_boot, seed),
         "subgroups": {},
@@ -490,7 +503,7 @@ def write_report(report: dict, y: np.ndarray, p: np.ndarray, rows: Sequence[dict
 
 def validate(screener: Screener, data: str | Path, out: str | Path, source: str | None = None,
              source_name: str | None = None, run_info: dict | None = None, progress: bool = True,
-             n_boot: int = 1000, batch_size: int = 32) -> dict:
+             n_boot: int = 1000, batch_size: int = 32, use_ages: bool = True) -> dict:
     """Screen a labelled set and write its report into ``out``.
 
     Args:
@@ -500,6 +513,8 @@ def validate(screener: Screener, data: str | Path, out: str | Path, source: str 
         source: keep only manifest rows of this ``source``.
         source_name: the name the report carries (default: ``source``, else the folder's name).
         run_info: what to record about the run (path, model_version, model_id...).
+        use_ages: pass the manifest's ages to the screener (the age rule applies); False measures
+            the image checks alone, as for uploads that state no age.
 
     Returns:
         The report dict (also in ``out/report.json``).
@@ -509,8 +524,9 @@ def validate(screener: Screener, data: str | Path, out: str | Path, source: str 
     """
     labelled = load_labelled_set(data, source)
     name = source_slug(source_name or source or default_source_name(data))
-    outcomes = screen_files(screener, labelled.files, batch_size, progress, desc=f"validate {name}")
+    outcomes = screen_files(screener, labelled.files, batch_size, progress, desc=f"validate {name}", use_ages=use_ages)
     report = build_report(labelled, outcomes, screener.threshold, name, run_info, n_boot)
+    report["ages"] = "used: the age rule applied to manifest ages" if use_ages else "not used: image checks only"
     y, p = answered_arrays(labelled.files, outcomes)
     rows = [{"file": f.rel, "label": f.label, "status": "refused" if o.reason else "answered",
              "reason": o.reason or "", "probability": "" if o.probability is None else f"{o.probability:.6f}",

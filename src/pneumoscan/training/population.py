@@ -91,6 +91,8 @@ def outside_files(
         ]
         files = [outside.parent / r["file"] for r in keep]
         names = sorted({r.get("source", outside.stem) for r in keep})
+        if licence_prefix:
+            names = [f"{name} ({licence_prefix} rows)" for name in names]
     if not files:
         raise ValueError(f"No outside images selected from {outside} (sources={list(sources)}, "
                          f"licence prefix {licence_prefix!r}). Check the filters.")

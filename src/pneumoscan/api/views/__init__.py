@@ -28,4 +28,8 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    from pneumoscan.api.hospital import views as hospital
+
+    app.register_blueprint(hospital.bp)
+    app.register_blueprint(hospital.stow_bp)
     app.register_blueprint(web.bp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 
 from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
@@ -10,6 +10,9 @@ from pneumoscan.api.uploads import age_field, decode_upload, flag, png_data_url,
 from pneumoscan.serving.refusal import NotChestXrayError, Refusal
 
 bp = Blueprint("images", __name__, url_prefix="/api")
+
+_DICOM_IDENTITY = ("patient_name", "patient_id", "birth_date")
+"""DICOM fields that identify a person; the audit row of /api/inspect says which ones it returned."""
 
 
 def refusal_error(refusal: Refusal) -> ApiError:
@@ -19,7 +22,8 @@ def refusal_error(refusal: Refusal) -> ApiError:
 
 @bp.post("/inspect")
 def inspect():
-    """Decode an upload for the web app's preview and DICOM prefill; nothing predicted or stored.
+    """Decode an upload for the web app's preview and DICOM prefill; nothing predicted or stored (the
+    audit row says who asked and which identity fields were returned, never the image).
 
     ``refusal`` reports the cheap checks (DICOM tags, pixels) so the form can warn early; the model's
     own check runs on ``/api/predict`` and ``/api/studies``.
@@ -27,6 +31,10 @@ def inspect():
     upload = read_upload()
     decoded = decode_upload(upload)
     refusal = services().predictor.check(decoded.image, decoded.dicom)
+    identity = [k for k in _DICOM_IDENTITY if decoded.dicom is not None and getattr(decoded.dicom, k)]
+    g.audit_detail = (f"{decoded.format} sha256:{upload.sha256[:16]}; returned "
+                      f"{'DICOM identity ' + ', '.join(identity) if identity else 'no patient identity'}"
+                      f"{'; refusal ' + refusal.reason if refusal else ''}")
     return jsonify(
         {
             "format": decoded.format,
@@ -43,7 +51,8 @@ def inspect():
 
 @bp.post("/predict")
 def predict():
-    """Predict one upload without storing anything; ``?heatmap=1`` adds the Grad-CAM overlay.
+    """Predict one upload without storing it (the audit row keeps who asked, the file's SHA-256 and the
+    answer); ``?heatmap=1`` adds the Grad-CAM overlay.
 
     The optional form field ``age_years`` (else the DICOM age tags) is checked against the model's
     intended population: outside it, the answer is a refusal, not a prediction.
@@ -56,7 +65,10 @@ def predict():
     try:
         pred = svc.predictor.screen(decoded, heatmap=want_heatmap, age_years=age)
     except NotChestXrayError as exc:
+        g.audit_detail = f"{decoded.format}; refused {exc.refusal.reason}"  # no hash: refusals are rolled up
         raise refusal_error(exc.refusal) from exc
+    g.audit_detail = (f"{decoded.format} sha256:{upload.sha256[:16]}; returned {pred.label} "
+                      f"p={pred.probability:.4f}")
     body = {**pred.to_dict(), "model_id": svc.model_id, "operating_point": svc.model_card["operating_point"]["label"],
             "sha256": upload.sha256}
     if want_heatmap and pred.heatmap_png is not None:

@@ -1,20 +1,24 @@
 """Reports: ``GET /api/reports/{study_id}`` (JSON) and ``GET /api/reports/{study_id}.pdf``.
 
 The first request for a study's latest prediction records a ``Report`` row (when it was issued and
-with which notice); later requests show the same report.
+with which notice); later requests show the same report. Concurrent first requests agree on one row:
+the insert is ``INSERT ... ON CONFLICT DO NOTHING`` against the unique (study, prediction) constraint,
+and every request then reads the row that won.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.reports import NOTICE, model_summary, render_pdf
 from pneumoscan.api.serialize import patient_json, study_json
-from pneumoscan.api.storage import Report, Study, iso
+from pneumoscan.api.storage import Report, Study, iso, utcnow
 
 bp = Blueprint("reports", __name__, url_prefix="/api/reports")
 
@@ -28,13 +32,13 @@ def _report(session: Session, study_id: int) -> tuple[dict, Study]:
     pred = study.prediction
     if pred is None:
         raise ApiError(404, "not_found", f"Study {study_id} has no prediction yet, so it has no report.")
-    report = session.scalar(
-        select(Report).where(Report.study_id == study.id, Report.prediction_id == pred.id).order_by(Report.id)
-    )
+    which = select(Report).where(Report.study_id == study.id, Report.prediction_id == pred.id)
+    report = session.scalar(which)
     if report is None:
-        report = Report(study_id=study.id, prediction_id=pred.id, notice=NOTICE)
-        session.add(report)
-        session.flush()
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Report).values(study_id=study.id, prediction_id=pred.id, notice=NOTICE,
+                                              generated_at=utcnow()).on_conflict_do_nothing())
+        report = session.scalar(which)
     svc = services()
     body = {
         "id": report.id,

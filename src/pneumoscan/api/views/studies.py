@@ -1,19 +1,13 @@
 """Studies: upload (decode -> refuse or predict -> store), list, read, image, heatmap, assign a patient.
 
-An upload is all-or-nothing. Everything that can fail on bad input (reading, decoding, refusing,
-predicting, drawing the heatmap) happens before anything is written; then the files are written
-atomically and the rows inserted in one transaction, under a lock file so that concurrent uploads
-of the same image cannot remove each other's files. If the transaction fails, the files it
-created are removed again.
+An upload is all-or-nothing: ``pneumoscan.api.intake.store_study`` (the path images received over
+DICOM take too) screens it before anything is written, then writes files and rows in one go.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request, send_file
@@ -22,30 +16,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.intake import require_patient, store_study
 from pneumoscan.api.serialize import study_json
-from pneumoscan.api.storage import Patient, Prediction, Study
+from pneumoscan.api.storage import Patient, Study
 from pneumoscan.api.uploads import age_field, decode_upload, int_arg, json_body, read_upload
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.images import refusal_error
-from pneumoscan.data.decoding import to_png_bytes
 from pneumoscan.serving.population import age_between
 from pneumoscan.serving.refusal import NotChestXrayError
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("studies", __name__, url_prefix="/api/studies")
-
-_EXT = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
-
-
-@contextlib.contextmanager
-def _store_lock(data_dir: Path) -> Iterator[None]:
-    with open(data_dir / ".store.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _patient_id_field() -> int | None:
@@ -65,16 +47,7 @@ def _patient_id_field() -> int | None:
     return value
 
 
-def _require_patient(session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise ApiError(
-            404, "not_found",
-            f"Patient {patient_id} does not exist; create the patient first (POST /api/patients) "
-            "or leave 'patient_id' out.",
-            field="patient_id",
-        )
-    return patient
+_require_patient = require_patient
 
 
 def _patient_age(patient: Patient) -> float | None:
@@ -106,56 +79,13 @@ def create_study():
                 age = _patient_age(patient)
     decoded = decode_upload(upload)
     try:
-        pred = svc.predictor.screen(decoded, heatmap=True, age_years=age)
+        stored = store_study(svc, upload.data, upload.sha256, decoded, filename=upload.filename,
+                             patient_id=patient_id, age_years=age)
     except NotChestXrayError as exc:
         raise refusal_error(exc.refusal) from exc
-    display_png = to_png_bytes(decoded.image)
-    sha = upload.sha256
-    image_rel = f"images/{sha[:2]}/{sha}.{_EXT[decoded.format]}"
-    display_rel = f"images/{sha[:2]}/{sha}.display.png"
-    model_key = svc.model_id.split(":", 1)[-1][:16]
-    heatmap_rel = f"heatmaps/{sha[:2]}/{sha}.{model_key}.png" if pred.heatmap_png else None
-
-    with _store_lock(svc.store.root), svc.store.transaction() as files, svc.db.session() as session:
-        files.put(image_rel, upload.data)
-        files.put(display_rel, display_png)
-        if heatmap_rel:
-            files.put(heatmap_rel, pred.heatmap_png)
-        if patient_id is not None:
-            _require_patient(session, patient_id)  # still there (not deleted meanwhile)
-        study = Study(
-            patient_id=patient_id,
-            sha256=sha,
-            original_filename=upload.filename or None,
-            format=decoded.format,
-            width=decoded.width,
-            height=decoded.height,
-            bit_depth=decoded.bit_depth,
-            size_bytes=len(upload.data),
-            image_path=image_rel,
-            display_path=display_rel,
-            dicom_tags=decoded.dicom.to_dict() if decoded.dicom else None,
-        )
-        study.predictions.append(
-            Prediction(
-                model_id=svc.model_id,
-                model_version=pred.model_version,
-                label=pred.label,
-                probability=pred.probability,
-                threshold=pred.threshold,
-                ood_distance=pred.ood_distance,
-                heatmap_path=heatmap_rel,
-                heatmap_class=pred.heatmap_class,
-            )
-        )
-        session.add(study)
-        session.flush()
-        body = study_json(study)
-    log.info("stored study %s (%s, %s) -> %s p=%.4f", body["id"], decoded.format, sha[:12], pred.label,
-             pred.probability)
-    response = jsonify(body)
+    response = jsonify(stored.body)
     response.status_code = 201
-    response.headers["Location"] = f"/api/studies/{body['id']}"
+    response.headers["Location"] = f"/api/studies/{stored.study_id}"
     return response
 
 

@@ -81,10 +81,10 @@ export function OperatingPointSection({ op }: { op: OperatingPoint | null | unde
         <dd>
           {formatPercent(op.threshold)} <span className="hint">(probability {op.threshold.toFixed(4)})</span>
         </dd>
-        {op.rule && (
+        {(op.label || typeof op.rule === "string") && (
           <>
             <dt>Rule</dt>
-            <dd>{op.rule}</dd>
+            <dd>{op.label ?? (op.rule as string)}</dd>
           </>
         )}
         {perClass.length > 0 && (

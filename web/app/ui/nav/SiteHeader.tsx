@@ -6,6 +6,7 @@ import { loginHref, useAuth } from "../auth/AuthProvider";
 const LINKS = [
   { href: "/", label: "Home" },
   { href: "/exam/", label: "New examination" },
+  { href: "/worklist/", label: "Worklist" },
   { href: "/patients/", label: "Patients" },
   { href: "/model/", label: "Model" },
 ] as const;
