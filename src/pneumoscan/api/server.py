@@ -78,7 +78,8 @@ def _share_cores(worker) -> None:
 
 
 def _init_worker(worker) -> None:
-    """After the fork: the worker's share of the cores, its own database connections, a warm model."""
+    """After the fork: the worker's share of the cores, its own database connections, the store's
+    sweep, a warm model."""
     app = getattr(worker, "wsgi", None)
     services = getattr(app, "extensions", {}).get("pneumoscan")
     if services is None:
@@ -86,6 +87,9 @@ def _init_worker(worker) -> None:
         return
     services.predictor.use_cores(max(1, (os.cpu_count() or 1) // max(1, int(worker.cfg.workers))))
     services.db.engine.dispose(close=False)  # connections opened by the master stay the master's
+    # A worker that replaces a killed one sweeps what that one left half-stored (create_app swept
+    # only once, in the master, before the first workers).
+    services.store.sweep(services.db)
     services.predictor.warm_up()
 
 
