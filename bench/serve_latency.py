@@ -387,13 +387,13 @@ def stages(run: Path, image: bytes, repeats: int) -> dict[str, float]:
 def http(run: Path, vgg_run: Path, image: bytes, name: str, per_client: int, workers: int, tmp: Path) -> dict:
     """p50/p95/throughput per server and concurrency."""
     env = {**os.environ, "PNEUMOSCAN_DATA_DIR": str(tmp / "data"), "PNEUMOSCAN_WEB_DIR": str(tmp / "no-web")}
-    for key in ("DATABASE_URL", "KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK"):  # the KMP_* came from importing
-        env.pop(key, None)  # scikit-learn here; a server started from a shell does not have them
+    env.pop("DATABASE_URL", None)
     servers = {
-        "PneumoScan": ([sys.executable, "-m", "pneumoscan", "serve", str(run), "--workers", str(workers)],
+        "PneumoScan": ([sys.executable, "-m", "pneumoscan", "serve", str(run), "--workers", str(workers),
+                        "--threads", "4"],
                        {"plain": "/api/predict", "heatmap": "/api/predict?heatmap=1"}, "image", "/api/health"),
         "VGG16, PneumoScan's serving": (
-            [sys.executable, "-m", "pneumoscan", "serve", str(vgg_run), "--workers", str(workers)],
+            [sys.executable, "-m", "pneumoscan", "serve", str(vgg_run), "--workers", str(workers), "--threads", "4"],
             {"plain": "/api/predict"}, "image", "/api/health"),
         "paper (VGG16 eager, Flask)": (
             [sys.executable, "-m", "gunicorn", "--chdir", str(REPO / "bench"), "-k", "gthread", "--threads", "4",

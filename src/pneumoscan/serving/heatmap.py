@@ -31,8 +31,9 @@ from pneumoscan.data.transforms import Preprocessing
 
 OVERLAY_MAX_SIDE: int = 512
 """Longest side of the overlay PNG: the web app's preview size. The map itself is the last block's
-7x7 grid, so a larger overlay adds only X-ray pixels, at a cost: encoding a 1024-px overlay took
-~5 times the whole plain answer (``bench/serve_latency.py``)."""
+7x7 grid, so a larger overlay adds only X-ray pixels, at a cost: at 1024 px and Pillow's default
+zlib level, encoding the PNG alone took many times the whole plain answer (0.8 s against ~50 ms on
+the busy 2-core machine); 512 px at level 1 takes ~14 ms (``bench/serve_latency.py``)."""
 PNG_COMPRESS_LEVEL: int = 1
 """zlib level of the overlay PNG: lossless either way; level 1 encodes ~5x faster than Pillow's
 default 6 for a ~15% larger file (an X-ray's noise hardly compresses)."""
