@@ -87,4 +87,4 @@ def test_gunicorn_binds_to_loopback_unless_told_otherwise():
 
     options = gunicorn_options(Settings.from_env({}), workers=2)
     assert options["bind"] == "127.0.0.1:8000" and options["workers"] == 2
-    assert options["worker_class"] == "gthread" and options["preload_app"] is False
+    assert options["worker_class"] == "gthread" and options["preload_app"] is True  # workers share the model

@@ -107,3 +107,29 @@ def test_jpeg_round_trip_keeps_size_and_mode_and_rejects_bad_quality():
     assert 0 < np.abs(np.asarray(out, float) - np.asarray(img, float)).mean() < 10
     with pytest.raises(ValueError, match="jpeg_quality must be between 1 and 95"):
         JpegRoundTrip(100)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [Preprocessing(canonical=224, jpeg_quality=75), Preprocessing(), Preprocessing(canonical=64, resize=72, crop=64)],
+    ids=["shipped", "paper", "tiny"],
+)
+def test_eval_tensor_equals_the_torchvision_eval_transform_bit_for_bit(spec):
+    from pathlib import Path
+
+    from pneumoscan.data.decoding import decode_image
+    from pneumoscan.data.transforms import eval_tensor
+
+    repo = Path(__file__).resolve().parents[2]
+    rng = np.random.default_rng(3)
+    gray = make_xray(rng, True, 300, 220)
+    rgb_noise = Image.fromarray(rng.integers(0, 256, (150, 190, 3), dtype=np.uint8), mode="RGB")
+    sixteen = Image.fromarray((np.asarray(gray, dtype=np.uint16) * 200).astype(np.uint16))
+    images = [decode_image(p.read_bytes()).image for p in sorted((repo / "samples").glob("*.jpeg"))]
+    images += [gray, gray.convert("RGB"), rgb_noise, gray.convert("RGBA"), sixteen]
+    reference = eval_transform(spec)
+    for image in images:
+        expected = reference(image)
+        got = eval_tensor(image, spec)
+        assert got.dtype == torch.float32 and got.shape == expected.shape
+        assert torch.equal(got, expected), (image.mode, image.size, float((got - expected).abs().max()))

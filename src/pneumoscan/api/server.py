@@ -1,10 +1,14 @@
 """``pneumoscan serve RUN_DIR``: the API (and the web app's static export) under gunicorn, supervised.
 
-Bound to 127.0.0.1 unless told otherwise. The database is migrated once before the workers start;
-each worker then loads the checkpoint once (``create_app``) and answers requests on a few threads
-(gthread), sharing that worker's ``Predictor``. A request body is read whole, on a deadline, by at
-most ``threads - 2`` threads at once (``pneumoscan.api.slow_clients``), so slow clients cannot take
-every thread.
+Bound to 127.0.0.1 unless told otherwise. The database is migrated once before the workers start.
+The gunicorn master then loads the app once (``create_app``: the checkpoint, the exported serving
+graph) before forking the workers (``preload_app``), so the workers share that memory
+copy-on-write. The master loads with one PyTorch thread, so no OpenMP pool exists to cross the
+fork; each worker then takes its share of the cores, opens its own database connections, creates
+its runtime session (ONNX Runtime is imported after the fork) and answers requests on a few threads
+(gthread), whose concurrent forward passes coalesce in that worker's ``Predictor``. A request body
+is read whole, on a deadline, by at most ``threads - 2`` threads at once
+(``pneumoscan.api.slow_clients``), so slow clients cannot take every thread.
 
 The service restarts itself. gunicorn restarts a worker that dies; ``serve`` itself is a small
 supervisor that holds the listening socket and runs the gunicorn master as a child process, handing
@@ -59,8 +63,8 @@ def gunicorn_options(
         "accesslog": None,  # the app logs one line per request itself
         "errorlog": "-",
         "loglevel": "info",
-        "preload_app": False,  # each worker loads the model after the fork (no torch state across fork)
-        "post_worker_init": _share_cores,
+        "preload_app": True,  # load once in the master: workers share the model's memory
+        "post_worker_init": _init_worker,
         "proc_name": "pneumoscan",
     }
 
@@ -71,6 +75,22 @@ def _share_cores(worker) -> None:
 
     workers = max(1, int(worker.cfg.workers))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _init_worker(worker) -> None:
+    """After the fork: the worker's share of the cores, its own database connections, the store's
+    sweep, a warm model."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("pneumoscan")
+    if services is None:
+        _share_cores(worker)
+        return
+    services.predictor.use_cores(max(1, (os.cpu_count() or 1) // max(1, int(worker.cfg.workers))))
+    services.db.engine.dispose(close=False)  # connections opened by the master stay the master's
+    # A worker that replaces a killed one sweeps what that one left half-stored (create_app swept
+    # only once, in the master, before the first workers).
+    services.store.sweep(services.db)
+    services.predictor.warm_up()
 
 
 def serve(
@@ -144,6 +164,9 @@ def serve(
         _warn_if_public(settings.host)
     log.info("serving %s on http://%s:%d with %d worker(s) x %d threads", run, settings.host, settings.port,
              workers, threads)
+    import torch
+
+    torch.set_num_threads(1)  # the master only loads: no OpenMP thread pool to inherit across the fork
     from pneumoscan.api.hospital.process import start_hospital_process
 
     hospital = start_hospital_process(flask_config)  # DICOM receiver and sender, when configured

@@ -10,6 +10,7 @@
 | ``PNEUMOSCAN_MAX_UPLOAD_MB`` | ``32`` |
 | ``PNEUMOSCAN_WEB_DIR`` | ``web/out`` (the web app's static export; served at ``/`` when present) |
 | ``PNEUMOSCAN_MAX_IMAGE_MEGAPIXELS`` | ``50`` |
+| ``PNEUMOSCAN_RUNTIME`` | ``onnx`` where onnxruntime is installed, else ``torch`` (``serving.runtime``) |
 | ``PNEUMOSCAN_PREDICT_REQUIRES_LOGIN`` | ``0`` (``1``: ``/api/predict`` and ``/api/inspect`` need an account) |
 | ``PNEUMOSCAN_COOKIE_SECURE`` | ``0``: cookies Secure when the request came over HTTPS; ``1``: always |
 | ``PNEUMOSCAN_TRUSTED_PROXIES`` | none: proxies (IPs/networks, commas) whose ``X-Forwarded-For`` is believed |

@@ -19,6 +19,8 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 
+import numpy as np
+import torch
 from PIL import Image
 from torchvision import transforms as T
 
@@ -103,6 +105,39 @@ def eval_transform(spec: Preprocessing) -> T.Compose:
             T.Normalize(spec.mean, spec.std),
         ]
     )
+
+
+def eval_tensor(image: Image.Image, spec: Preprocessing) -> torch.Tensor:
+    """``eval_transform(spec)(image)``, bit for bit, at a third of the cost for grayscale X-rays.
+
+    A grayscale image goes through the same chain (squash, JPEG round trip, resize, centre crop) on
+    its one channel, and the channel is copied to three only at the end: resizing works per channel,
+    and a JPEG of three equal channels decodes to the same grey levels as the JPEG of one (tested).
+
+    Args:
+        image: a decoded image (mode ``L`` or ``RGB``; other modes go through ``to_rgb`` first).
+        spec: the checkpoint's eval preprocessing.
+
+    Returns:
+        A (3, crop, crop) float32 tensor.
+    """
+    if spec.crop > spec.resize:  # torchvision pads; not worth a second implementation
+        return eval_transform(spec)(image)
+    im = image if image.mode in ("L", "RGB") else to_rgb(image)
+    if spec.canonical:
+        im = im.resize((spec.canonical, spec.canonical), Image.Resampling.BILINEAR)
+    if spec.jpeg_quality:
+        im = JpegRoundTrip(spec.jpeg_quality)(im)
+    im = im.resize((spec.resize, spec.resize), Image.Resampling.BILINEAR)
+    top = int(round((spec.resize - spec.crop) / 2.0))  # torchvision's CenterCrop offsets
+    im = im.crop((top, top, top + spec.crop, top + spec.crop))
+    # numpy, not torch: the same float32 arithmetic without waking PyTorch's thread pool, which
+    # stalled small ops for tens of ms on a busy machine (bench/serve_latency.py)
+    pixels = np.asarray(im, dtype=np.float32) / np.float32(255)
+    chw = np.broadcast_to(pixels, (3, *pixels.shape)) if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    mean = np.asarray(spec.mean, dtype=np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec.std, dtype=np.float32).reshape(3, 1, 1)
+    return torch.from_numpy(np.ascontiguousarray((chw - mean) / std))
 
 
 def train_transform(spec: Preprocessing) -> T.Compose:

@@ -1,4 +1,12 @@
-"""Grad-CAM heatmaps (the ``grad-cam`` library) over the backbone's last convolutional block.
+"""Heatmaps over the backbone's last convolutional block: CAM where it is exact, else Grad-CAM.
+
+For a head that is linear on the globally average-pooled last block (EfficientNet-Lite0 and
+ResNet-50 here), the class activation map (CAM, Zhou et al. 2016) is the head's weights applied to
+the last block's activations: ``sum_k w[c, k] A_k``. Grad-CAM's channel weights are then exactly
+``w[c, k] / (H W)``, so the two maps are equal after the min-max scaling (tested against the
+library). CAM needs no backward pass: it comes from the serving pass's own activations
+(``class_activation_maps``). Other heads (the paper's VGG16 keeps its non-linear fc6/fc7) use
+Grad-CAM through the ``grad-cam`` library (``grad_cam``).
 
 The backbone was frozen in training, so none of its parameters require gradients and the target
 layer's activations would carry none; Grad-CAM is therefore given an input tensor that requires a
@@ -21,8 +29,14 @@ from torch import nn
 
 from pneumoscan.data.transforms import Preprocessing
 
-OVERLAY_MAX_SIDE: int = 1024
-"""Longest side of the overlay PNG: enough to read on a screen, small enough to store."""
+OVERLAY_MAX_SIDE: int = 512
+"""Longest side of the overlay PNG: the web app's preview size. The map itself is the last block's
+7x7 grid, so a larger overlay adds only X-ray pixels, at a cost: at 1024 px and Pillow's default
+zlib level, encoding the PNG alone took many times the whole plain answer (0.8 s against ~50 ms on
+the busy 2-core machine); 512 px at level 1 takes ~14 ms (``bench/serve_latency.py``)."""
+PNG_COMPRESS_LEVEL: int = 1
+"""zlib level of the overlay PNG: lossless either way; level 1 encodes ~5x faster than Pillow's
+default 6 for a ~15% larger file (an X-ray's noise hardly compresses)."""
 
 
 def grad_cam(
@@ -59,6 +73,70 @@ def grad_cam(
     return np.nan_to_num(np.asarray(maps, dtype=np.float32)), logits
 
 
+def _is_global_average_pool(module: nn.Module) -> bool:
+    """True for modules that only average over space and/or flatten (timm's avg pool included)."""
+    if isinstance(module, nn.Flatten | nn.Identity):
+        return True
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return module.output_size in (1, (1, 1))
+    if type(module).__name__ == "FastAdaptiveAvgPool":  # timm, always global
+        return True
+    if getattr(module, "pool_type", None) == "avg" or isinstance(module, nn.Sequential):
+        return all(_is_global_average_pool(m) for m in module.children())
+    return False
+
+
+def linear_cam_weights(model: nn.Module) -> np.ndarray | None:
+    """The head's weight matrix (classes, channels) when CAM is exact for ``model``, else None.
+
+    Exact when the backbone's stages after the CAM layer only average-pool and flatten, and the head
+    is a linear layer (after dropout, an identity in eval mode).
+    """
+    backbone, head, layer = getattr(model, "backbone", None), getattr(model, "head", None), None
+    try:
+        layer = model.cam_layer
+    except AttributeError:
+        return None
+    if not isinstance(backbone, nn.Sequential) or not isinstance(head, nn.Sequential):
+        return None
+    stages = list(backbone)
+    after = next((stages[i + 1 :] for i, s in enumerate(stages) if s is layer), None)
+    if after is None or not all(_is_global_average_pool(m) for m in after):
+        return None
+    *pre, last = list(head)
+    if not isinstance(last, nn.Linear) or not all(isinstance(m, nn.Dropout | nn.Identity) for m in pre):
+        return None
+    return last.weight.detach().float().cpu().numpy().copy()
+
+
+def class_activation_maps(
+    last: np.ndarray, weights: np.ndarray, target_classes: Sequence[int], size: tuple[int, int]
+) -> np.ndarray:
+    """CAMs from the last block's activations, scaled exactly as the ``grad-cam`` library scales its maps.
+
+    Args:
+        last: the CAM layer's activations, (B, C, h, w).
+        weights: the linear head's weights, (classes, C) (from ``linear_cam_weights``).
+        target_classes: the class to explain for each image.
+        size: the (width, height) of the model input the map is resized to.
+
+    Returns:
+        (B, height, width) float32 maps in [0, 1]: ReLU, min-max, bilinear resize, min-max.
+    """
+    import cv2
+
+    chosen = weights[np.asarray(target_classes, dtype=np.int64)]  # (B, C)
+    raw = np.einsum("bchw,bc->bhw", last.astype(np.float32), chosen.astype(np.float32))
+    out = []
+    for cam in np.maximum(raw, 0):
+        cam = cam - cam.min()
+        cam = cv2.resize(np.float32(cam / (1e-7 + cam.max())), size)
+        cam = np.maximum(cam, 0)
+        cam = cam - cam.min()
+        out.append(cam / (1e-7 + cam.max()))
+    return np.nan_to_num(np.asarray(out, dtype=np.float32))
+
+
 def cam_on_original(cam: np.ndarray, size: tuple[int, int], spec: Preprocessing) -> np.ndarray:
     """Place a CAM computed on the model's centre crop onto the original image's frame.
 
@@ -89,7 +167,7 @@ def overlay_png(
 
     Args:
         image: the decoded X-ray (any mode).
-        cam: the (crop, crop) CAM from ``grad_cam``.
+        cam: the (crop, crop) map from ``class_activation_maps`` or ``grad_cam``.
         spec: the eval preprocessing (to map the crop back).
         max_side: the overlay's longest side in pixels.
 
@@ -98,12 +176,13 @@ def overlay_png(
     """
     from pytorch_grad_cam.utils.image import show_cam_on_image
 
-    base = image.convert("RGB")
-    if max(base.size) > max_side:
-        base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    base = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    if max(base.size) > max_side:  # shrink first, on the one channel of a grayscale film
+        base = base.copy()
+        base.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # antialiased; 3x cheaper than LANCZOS
     mask = cam_on_original(cam, base.size, spec)
-    rgb = np.asarray(base, dtype=np.float32) / 255.0
+    rgb = np.asarray(base.convert("RGB"), dtype=np.float32) / 255.0
     blended = show_cam_on_image(rgb, mask, use_rgb=True, image_weight=0.6)
     buf = io.BytesIO()
-    Image.fromarray(blended, mode="RGB").save(buf, format="PNG")
+    Image.fromarray(blended, mode="RGB").save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()

@@ -4,11 +4,16 @@ Everything comes from the checkpoint: the eval preprocessing, the class names, t
 the refusal gate fitted at training time. Nothing is re-typed here.
 
 - ``predict(image)`` / ``predict_batch(images)``: the model's answer (one forward pass per batch),
-  with a Grad-CAM heatmap on request. No refusal: what ``pneumoscan predict`` prints.
+  with a heatmap on request. No refusal: what ``pneumoscan predict`` prints.
 - ``screen(decoded)`` / ``screen_batch(decodeds)``: the same, behind the refusal chain (DICOM tags,
   the patient's age against the intended population, pixel checks, then the feature gate and the
   population check on the model's own features); raises ``NotChestXrayError`` for an image the
   model was not made for. What the API serves.
+
+One forward pass per batch serves everything: ``serving.runtime`` (ONNX Runtime by default) returns
+the pooled features (feature gate), the block means (population check), the logits (the answer)
+and the last block's activations (the heatmap, as CAM for a linear head, ``serving.heatmap``).
+Only a head for which CAM is not exact (the paper's VGG16) takes a second, Grad-CAM pass.
 
 Thread-safe: the model runs under one lock (Grad-CAM hooks the model, and on a CPU two forward
 passes at once only compete for the same cores). Several images passed together share one forward
@@ -28,13 +33,13 @@ import torch
 from PIL import Image
 
 from pneumoscan.data.decoding import DecodedImage, DicomInfo
-from pneumoscan.data.transforms import Preprocessing, eval_transform
+from pneumoscan.data.transforms import Preprocessing, eval_tensor, eval_transform
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.population import IntendedPopulation, PopulationCheck
 from pneumoscan.models.recalibration import Recalibration
 from pneumoscan.serving.batching import Coalescer
-from pneumoscan.serving.heatmap import grad_cam, overlay_png
+from pneumoscan.serving.heatmap import class_activation_maps, grad_cam, linear_cam_weights, overlay_png
 from pneumoscan.serving.population import age_from_dicom, check_age, image_outside
 from pneumoscan.serving.refusal import (
     NotChestXrayError,
@@ -43,6 +48,7 @@ from pneumoscan.serving.refusal import (
     check_pixels,
     out_of_distribution,
 )
+from pneumoscan.serving.runtime import OnnxRuntime, Runtime, make_runtime
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ class Prediction:
         model_version: the checkpoint's version string.
         ood_distance: distance of the image's features to the training data (None without a gate).
         population_score: the population check's P(another population) (None without a check).
-        heatmap_png: Grad-CAM overlay PNG, when asked for.
+        heatmap_png: heatmap overlay PNG (CAM, or Grad-CAM for a non-linear head), when asked for.
         heatmap_class: the class the heatmap explains (the predicted label).
     """
 
@@ -94,6 +100,8 @@ class Predictor:
         device: where the model runs.
         run_dir: the run folder it came from (for the model card and figures).
         max_batch: most images per merged forward pass when threads call at the same time.
+        runtime: ``onnx`` or ``torch`` (``serving.runtime``; default ``PNEUMOSCAN_RUNTIME``, else ONNX
+            Runtime where installed). A model of another layout runs eagerly with hooks.
     """
 
     def __init__(
@@ -103,6 +111,7 @@ class Predictor:
         device: torch.device | str = "cpu",
         run_dir: str | Path | None = None,
         max_batch: int = 16,
+        runtime: str | None = None,
     ):
         self.model = model.eval()
         self.meta = meta
@@ -126,9 +135,25 @@ class Predictor:
                         self.model_version)
         self._lock = threading.Lock()
         self._coalescer = Coalescer(self._inference, max_rows=max_batch)
+        self.runtime: Runtime | None = make_runtime(self.model, runtime, self.device, self.preprocessing.crop)
+        self.cam_weights: np.ndarray | None = linear_cam_weights(self.model)
+
+    def use_cores(self, n: int) -> None:
+        """Give the model ``n`` cores: ONNX Runtime's session gets them and PyTorch keeps one thread
+        (its pool then only stalled the request path's small tensor ops on a busy machine); the eager
+        runtime gets them as PyTorch threads. Call before the first pass (``warm_up``)."""
+        if isinstance(self.runtime, OnnxRuntime):
+            self.runtime.threads = max(1, int(n))
+            torch.set_num_threads(1)
+        else:
+            torch.set_num_threads(max(1, int(n)))
+
+    def warm_up(self) -> None:
+        """Run one pass now (creates the runtime's session), so the first request does not pay for it."""
+        self._inference(torch.zeros(1, 3, self.preprocessing.crop, self.preprocessing.crop))
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
+    def from_run(cls, run_dir: str | Path, device: str = "cpu", runtime: str | None = None) -> Predictor:
         """Load ``run_dir/checkpoint.pt`` once.
 
         Raises:
@@ -137,17 +162,23 @@ class Predictor:
         """
         model, meta = load_checkpoint(run_dir, map_location=device)
         run = Path(run_dir)
-        return cls(model, meta, device, run_dir=run if run.is_dir() else run.parent)
+        return cls(model, meta, device, run_dir=run if run.is_dir() else run.parent, runtime=runtime)
 
     # ------------------------------------------------------------------------------------- model
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """The checkpoint's eval transform applied to each image, stacked into one batch."""
-        return torch.stack([self.transform(im) for im in images])
+        return torch.from_numpy(np.stack([eval_tensor(im, self.preprocessing).numpy() for im in images]))
 
-    def _inference(self, batch: torch.Tensor) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None]:
-        """Pooled features, logits and (for the population check) block means of one (possibly
-        merged) batch, under the model lock."""
+    def _inference(
+        self, batch: torch.Tensor
+    ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None, np.ndarray | None]:
+        """Pooled features, logits, block means and last-block activations of one (possibly merged)
+        batch, from one pass under the model lock (the eager fallback gives no activations)."""
+        if self.runtime is not None:
+            with self._lock:
+                out = self.runtime.run(batch)
+            return out.features, torch.from_numpy(out.logits), out.block_means, out.last
         model = self.model
         has_parts = hasattr(model, "backbone") and hasattr(model, "head")
         want_means = has_parts and self.population_check is not None and self.population_check.features == "block_means"
@@ -160,22 +191,28 @@ class Predictor:
                 feats = model.backbone(x) if has_parts else None
             logits = model.head(feats) if has_parts else model(x)
         as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
-        return as_np(feats), logits.float().cpu(), as_np(means)
+        return as_np(feats), logits.float().cpu(), as_np(means), None
 
     def _forward(
-        self, batch: torch.Tensor, cam_targets: Sequence[int] | None = None
+        self, batch: torch.Tensor
     ) -> tuple[np.ndarray | None, torch.Tensor, np.ndarray | None, np.ndarray | None]:
-        """Pooled features, logits, (with ``cam_targets``) Grad-CAMs and block means for a batch.
+        """Pooled features, logits, block means and last-block activations for a batch.
 
-        Without CAMs the batch goes through the coalescer: batches that other threads submit at the
-        same time share the forward pass. Grad-CAM runs alone under the model lock (it hooks the model).
+        The batch goes through the coalescer: batches that other threads submit at the same time
+        share the forward pass.
         """
-        if cam_targets is None:
-            feats, logits, means = self._coalescer.submit(batch)
-            return feats, logits, None, means
+        return self._coalescer.submit(batch)
+
+    def _heatmaps(self, batch: torch.Tensor, last: np.ndarray | None, targets: Sequence[int]) -> np.ndarray:
+        """(B, crop, crop) maps: CAM from the pass's own activations when exact, else Grad-CAM.
+
+        Grad-CAM runs alone under the model lock (it hooks the model).
+        """
+        if self.cam_weights is not None and last is not None:
+            return class_activation_maps(last, self.cam_weights, targets, (batch.shape[-1], batch.shape[-2]))
         with self._lock:
-            cams, logits = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), cam_targets)
-        return None, logits.float().cpu(), cams, None
+            cams, _ = grad_cam(self.model, self.model.cam_layer, batch.to(self.device), targets)
+        return cams
 
     def _probabilities(self, logits: torch.Tensor) -> list[float]:
         """P(pneumonia) from the logits, through the site's recalibration when the run has one."""
@@ -186,10 +223,13 @@ class Predictor:
         _, logits, _, _ = self._forward(self.preprocess(images))
         return self._probabilities(logits)
 
-    def _predictions(self, images: Sequence[Image.Image]) -> tuple[list[Prediction], torch.Tensor]:
-        """Predictions without heatmaps, and the preprocessed batch (for ``_add_heatmaps``)."""
+    def _predictions(
+        self, images: Sequence[Image.Image]
+    ) -> tuple[list[Prediction], torch.Tensor, np.ndarray | None]:
+        """Predictions without heatmaps, the preprocessed batch and the last block's activations
+        (both for ``_add_heatmaps``)."""
         batch = self.preprocess(images)
-        feats, logits, _, means = self._forward(batch)
+        feats, logits, means, last = self._forward(batch)
         probs = self._probabilities(logits)
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
         pop = self.population_check
@@ -206,14 +246,18 @@ class Predictor:
             )
             for i, p in enumerate(probs)
         ]
-        return preds, batch
+        return preds, batch, last
 
     def _add_heatmaps(
-        self, images: Sequence[Image.Image], batch: torch.Tensor, preds: Sequence[Prediction]
+        self,
+        images: Sequence[Image.Image],
+        batch: torch.Tensor,
+        preds: Sequence[Prediction],
+        last: np.ndarray | None = None,
     ) -> list[Prediction]:
-        """Grad-CAM of each image's predicted class, as an overlay PNG on the image."""
+        """The heatmap of each image's predicted class, as an overlay PNG on the image."""
         targets = [self.class_names.index(p.label) for p in preds]
-        _, _, cams, _ = self._forward(batch, cam_targets=targets)
+        cams = self._heatmaps(batch, last, targets)
         return [
             replace(pred, heatmap_png=overlay_png(image, cams[i], self.preprocessing), heatmap_class=pred.label)
             for i, (image, pred) in enumerate(zip(images, preds))
@@ -224,15 +268,15 @@ class Predictor:
 
         Args:
             images: decoded PIL images (any size or mode).
-            heatmap: also compute a Grad-CAM overlay PNG for each.
+            heatmap: also compute a heatmap overlay PNG for each (CAM; Grad-CAM for a non-linear head).
 
         Returns:
             One ``Prediction`` per image, in order.
         """
         if not images:
             return []
-        preds, batch = self._predictions(images)
-        return self._add_heatmaps(images, batch, preds) if heatmap else preds
+        preds, batch, last = self._predictions(images)
+        return self._add_heatmaps(images, batch, preds, last) if heatmap else preds
 
     def predict(self, image: Image.Image, heatmap: bool = False) -> Prediction:
         """Predict one image (no refusal checks); see ``predict_batch``."""
@@ -267,7 +311,7 @@ class Predictor:
 
         Args:
             decoded: images from ``pneumoscan.data.decoding.decode_image``.
-            heatmap: compute a Grad-CAM overlay for each accepted image.
+            heatmap: compute a heatmap overlay for each accepted image.
             ages: the patient's age in years for each image when known (None entries: unknown, the
                 DICOM tags are consulted).
 
@@ -282,7 +326,7 @@ class Predictor:
         ]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
-            preds, batch = self._predictions([decoded[i].image for i in todo])
+            preds, batch, last = self._predictions([decoded[i].image for i in todo])
             accepted: list[int] = []  # positions within ``todo``
             for j, (i, pred) in enumerate(zip(todo, preds)):
                 gate = self.gate
@@ -296,7 +340,9 @@ class Predictor:
                     accepted.append(j)
             if heatmap and accepted:
                 images = [decoded[todo[j]].image for j in accepted]
-                with_maps = self._add_heatmaps(images, batch[accepted], [preds[j] for j in accepted])
+                with_maps = self._add_heatmaps(
+                    images, batch[accepted], [preds[j] for j in accepted], None if last is None else last[accepted]
+                )
                 for j, pred in zip(accepted, with_maps):
                     results[todo[j]] = pred
         return [r for r in results if r is not None]
