@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
 
 test: venv
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
 	@if [ -f web/package.json ]; then $(MAKE) web && cd web && npm test; fi
 	$(VENV)/bin/pytest -q
 

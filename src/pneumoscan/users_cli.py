@@ -167,15 +167,3 @@ def add_parser(sub) -> None:
     token.add_argument("username")
     token.add_argument("--name", default="command line", help="what the token is for")
     token.set_defaults(func=cmd_token)
-
-
-def ensure_first_admin(db) -> str | None:
-    """When the database has no user, create ``admin`` with a random password and return the password."""
-    from pneumoscan.api.accounts import count_users, create_user
-
-    with db.session() as session:
-        if count_users(session):
-            return None
-        user, password = create_user(session, "admin", "admin")
-        _audit(session, "create", user, "first admin, created at start-up")
-    return password

@@ -310,8 +310,8 @@ def test_patient_names_stay_out_of_the_request_log(client, caplog):
 
 
 def test_the_first_admin_is_created_once(tmp_path, capsys):
+    from pneumoscan.api.accounts import ensure_first_admin
     from pneumoscan.api.storage import Database
-    from pneumoscan.users_cli import ensure_first_admin
 
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")
     db.upgrade(lock_dir=tmp_path)

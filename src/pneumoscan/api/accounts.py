@@ -364,3 +364,19 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def ensure_first_admin(db) -> str | None:
+    """When the database has no user, create ``admin`` with a random password and return the password.
+
+    ``pneumoscan serve`` calls it before the workers start (and prints the password once); the audit
+    log records the creation as done by ``cli``.
+    """
+    with db.session() as session:
+        if count_users(session):
+            return None
+        user, password = create_user(session, "admin", "admin")
+        session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action="create", object_type="user",
+                               object_id=user.id, outcome="success", client_address="cli",
+                               detail="first admin, created at start-up"))
+    return password

@@ -181,8 +181,8 @@ def serve(
 
 def _prepare_database(settings: Settings) -> None:
     """Migrate once, before any worker starts; create the first admin (password printed once)."""
+    from pneumoscan.api.accounts import ensure_first_admin
     from pneumoscan.api.storage import Database
-    from pneumoscan.users_cli import ensure_first_admin
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
