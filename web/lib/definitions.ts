@@ -145,7 +145,8 @@ export const validationReportSchema = z.looseObject({
   specificity: metricSchema.nullish(),
   ppv: metricSchema.nullish(),
   npv: metricSchema.nullish(),
-  brier: z.number().nullish(),
+  /** The server sends the Brier score with its bootstrap interval; a bare number is accepted too. */
+  brier: z.union([z.number(), metricSchema]).nullish(),
   figures: z.record(z.string(), z.string()).nullish(),
 });
 export type ValidationReport = z.infer<typeof validationReportSchema>;

@@ -105,7 +105,7 @@ describe("ModelCardView: population, operating point and validation reports", ()
     expect(within(metrics).getByRole("row", { name: /ROC AUC/ })).toHaveTextContent("0.9590.944 – 0.972");
     expect(within(metrics).getByRole("row", { name: /PPV/ })).toHaveTextContent("0.866 – 0.921");
     expect(within(metrics).getByRole("row", { name: /NPV/ })).toHaveTextContent("0.870 – 0.945");
-    expect(kermany).toHaveTextContent("Brier score0.072");
+    expect(kermany).toHaveTextContent("Brier score0.072 (95% CI 0.050–0.095)");
     expect(screen.getByAltText("ROC curve (kermany_test)")).toBeInTheDocument();
     // The run's own ROC figure keeps its plain name.
     expect(screen.getByAltText("ROC curve")).toHaveAttribute("src", "/api/model/figures/roc_curve.png");

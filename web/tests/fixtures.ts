@@ -146,7 +146,7 @@ export const VALIDATION_REPORTS: ValidationReport[] = [
     specificity: { value: 0.812, ci_low: 0.76, ci_high: 0.86 },
     ppv: { value: 0.894, ci_low: 0.866, ci_high: 0.921 },
     npv: { value: 0.91, ci_low: 0.87, ci_high: 0.945 },
-    brier: 0.072,
+    brier: { value: 0.072, ci_low: 0.05, ci_high: 0.095 },
     figures: {
       reliability: "/api/model/validation/kermany_test/reliability.png",
       roc_curve: "/api/model/validation/kermany_test/roc_curve.png",

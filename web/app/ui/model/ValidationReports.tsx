@@ -20,6 +20,7 @@ function share(part: number, whole: number): string {
 function Report({ report, index }: { report: ValidationReport; index: number }) {
   const refused = Object.entries(report.refused ?? {}).filter(([, n]) => n > 0);
   const refusedTotal = refused.reduce((sum, [, n]) => sum + n, 0);
+  const brier = typeof report.brier === "number" ? { value: report.brier } : report.brier;
   const rows: MetricRow[] = REPORT_METRICS.flatMap(({ key, label }) => {
     const metric = report[key];
     return metric ? [{ key, label, metric }] : [];
@@ -48,10 +49,16 @@ function Report({ report, index }: { report: ValidationReport; index: number }) 
             <dd>{formatPercent(report.pneumonia_called_share)} of the answered images</dd>
           </>
         )}
-        {report.brier != null && (
+        {brier != null && (
           <>
             <dt>Brier score</dt>
-            <dd>{report.brier.toFixed(3)} (0 is perfect calibration)</dd>
+            <dd>
+              {brier.value.toFixed(3)}
+              {brier.ci_low != null && brier.ci_high != null
+                ? ` (95% CI ${brier.ci_low.toFixed(3)}–${brier.ci_high.toFixed(3)})`
+                : ""}{" "}
+              (0 is perfect calibration)
+            </dd>
           </>
         )}
       </dl>
