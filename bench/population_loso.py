@@ -13,7 +13,6 @@ share of the validation split refused. Test images are never read.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 from pneumoscan.data.transforms import Preprocessing
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.population import PopulationCheck
-from pneumoscan.training.population import block_means
+from pneumoscan.training.population import block_means, outside_files
 
 
 def main() -> None:
@@ -40,18 +39,17 @@ def main() -> None:
     train = [args.data / item["id"] for item in splits["train"]]
     inside = random.Random(0).sample(train, min(args.max_inside, len(train)))
     val = [args.data / item["id"] for item in splits["val"]]
-    with open(args.outside, newline="") as handle:
-        rows = [r for r in csv.DictReader(handle)
-                if r["source"] in ("adult_covid_hannover", "adult_ieee8023")
-                and r["license"].strip().startswith("CC BY") and "NC" not in r["license"]]
-    sources = np.array([r["source"] for r in rows])
+    # the same selection as `pneumoscan population-check --licence-prefix "CC BY"`, one source at a time
+    per_source = {name: outside_files(args.outside, [name], licence_prefix="CC BY")[0]
+                  for name in ("adult_covid_hannover", "adult_ieee8023")}
+    sources = np.array([name for name, files in per_source.items() for _ in files])
     model, meta = load_checkpoint(args.run_dir)
     spec = Preprocessing.from_dict(meta["preprocessing"])
     x_in = block_means(model, spec, inside, "inside")
     x_val = block_means(model, spec, val, "validation")
-    x_out = block_means(model, spec, [args.outside.parent / r["file"] for r in rows], "outside")
+    x_out = block_means(model, spec, [f for files in per_source.values() for f in files], "outside")
     print(f"inside {len(inside)} train images, threshold on {len(val)} validation images, "
-          f"outside {len(rows)} CC BY adult images")
+          f"outside {len(sources)} CC BY adult images")
     print("| C | left out | its images | refused by the population check | validation refused |")
     print("|---|---|---|---|---|")
     for c in args.c:

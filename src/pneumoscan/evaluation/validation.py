@@ -286,9 +286,7 @@ def screen_files(
                 slots.append(None)
             except ImageDecodeError as exc:
                 slots.append(Outcome(reason=exc.code, sha256=sha))
-        screened = (screener.screen_batch(decoded, ages=ages) if use_ages else screener.screen_batch(decoded)) \
-            if decoded else []
-        results = iter(zip(screened, shas))
+        results = iter(zip(screener.screen_batch(decoded, ages=ages) if decoded else [], shas))
         for k, slot in enumerate(slots):
             if slot is None:
                 result, sha = next(results)

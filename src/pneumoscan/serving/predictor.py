@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 from pneumoscan.data.decoding import DecodedImage, DicomInfo
-from pneumoscan.data.transforms import Preprocessing, eval_tensor, eval_transform
+from pneumoscan.data.transforms import Preprocessing, eval_tensor
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.population import IntendedPopulation, PopulationCheck
@@ -118,7 +118,6 @@ class Predictor:
         self.device = torch.device(device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
-        self.transform = eval_transform(self.preprocessing)
         self.class_names: list[str] = list(meta["class_names"])
         self.threshold = float(meta["threshold"])
         self.recalibration = Recalibration.from_dict(meta.get("recalibration"))
