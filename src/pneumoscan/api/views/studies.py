@@ -47,9 +47,6 @@ def _patient_id_field() -> int | None:
     return value
 
 
-_require_patient = require_patient
-
-
 def _patient_age(patient: Patient) -> float | None:
     """The patient's age in years today: from the birth date when stored, else the stored age."""
     if patient.birth_date is not None:
@@ -74,7 +71,7 @@ def create_study():
     upload = read_upload()
     if patient_id is not None:
         with svc.db.session() as session:
-            patient = _require_patient(session, patient_id)
+            patient = require_patient(session, patient_id)
             if age is None:
                 age = _patient_age(patient)
     decoded = decode_upload(upload)
@@ -133,7 +130,7 @@ def update_study(study_id: int):
     with services().db.session() as session:
         study = get_study(session, study_id)
         if value is not None:
-            _require_patient(session, value)
+            require_patient(session, value)
         study.patient_id = value
         session.flush()
         return jsonify(study_json(study))
