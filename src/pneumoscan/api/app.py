@@ -7,7 +7,6 @@ model card is read. Requests then only decode, predict and store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -24,6 +23,7 @@ from pneumoscan.api.errors import register_error_handlers
 from pneumoscan.api.settings import Settings, SettingsError, default_database_url
 from pneumoscan.api.slow_clients import BodyReadGuard
 from pneumoscan.api.storage import Database, ImageStore
+from pneumoscan.models.checkpoint import checkpoint_sha256
 from pneumoscan.models.recalibration import operating_point
 from pneumoscan.serving.predictor import Predictor
 
@@ -148,11 +148,7 @@ def _redact(url: str) -> str:
 def model_id(run_dir: Path | None, predictor: Predictor) -> str:
     """A short id of the exact weights served: SHA-256 of ``checkpoint.pt`` (first 16 hex digits)."""
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
-        h = hashlib.sha256()
-        with open(run_dir / "checkpoint.pt", "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                h.update(chunk)
-        return f"sha256:{h.hexdigest()[:16]}"
+        return f"sha256:{checkpoint_sha256(run_dir)[:16]}"
     return f"version:{predictor.model_version}"
 
 
