@@ -1,8 +1,8 @@
 """Every endpoint of the app has an access rule, and the rule holds: 401 without credentials, 403 for a
 role that lacks the right, success with the right one.
 
-The table is walked from the app's url_map: an endpoint added without a row here (or without a rule
-in ``pneumoscan.api.auth.RULES``) fails this test.
+The table is walked from the app's url_map: an endpoint added without a row here (or without an
+``@access(...)`` declaration on its view) fails this test.
 """
 
 from __future__ import annotations
@@ -121,12 +121,23 @@ def example(endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
 
 def test_every_endpoint_of_the_app_has_a_rule_and_a_row_here(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    from pneumoscan.api.auth import RULES
+    from pneumoscan.api.declare import access_table
 
-    assert endpoints - set(EXPECTED) == set(), "add the new endpoint to EXPECTED (and to auth.RULES)"
-    assert endpoints - set(RULES) == set(), "add the new endpoint to pneumoscan.api.auth.RULES"
+    declared = access_table(app)
+    assert endpoints - set(EXPECTED) == set(), "add the new endpoint to EXPECTED (and @access(...) to its view)"
+    assert endpoints - set(declared) == set(), "declare who may call the new endpoint: @access(...) on its view"
     for endpoint, rule in EXPECTED.items():
-        assert RULES[endpoint].replace("predict", "public") == rule, endpoint
+        assert declared[endpoint].replace("predict", "public") == rule, endpoint
+
+
+def test_an_endpoint_without_an_access_declaration_is_closed(app, anon_client):
+    @app.get("/api/undeclared-probe")
+    def undeclared_probe():
+        return {"ok": True}
+
+    app.extensions.pop("pneumoscan.access_table", None)  # rebuilt from the declarations at the next request
+    response = anon_client.get("/api/undeclared-probe")
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "no_access_rule"
 
 
 def _cases():

@@ -85,3 +85,39 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error(seeded_
     logging.getLogger(__name__).info("schemathesis: %d cases over %d operations", count, len(operations))
     assert count >= 1000, count
     assert not failures, "\n".join(sorted(set(failures))[:20])
+
+
+def test_patient_input_carries_the_servers_own_limits(client):
+    """The web app's form limits come from here (the contract with web/lib): one Python constant each."""
+    from pneumoscan.api import schemas
+
+    doc = client.get("/api/openapi.json").get_json()
+    patient_input = doc["components"]["schemas"]["PatientInput"]
+    props = patient_input["properties"]
+    assert props["name"]["maxLength"] == schemas.NAME_MAX == 200
+    assert props["mrn"]["maxLength"] == schemas.MRN_MAX == 64
+    assert props["mrn"]["pattern"] == schemas.MRN_PATTERN
+    assert props["referring_doctor"]["maxLength"] == schemas.DOCTOR_MAX == 200
+    assert props["notes"]["maxLength"] == schemas.NOTES_MAX == 5000
+    assert (props["age_years"]["minimum"], props["age_years"]["maximum"]) == (0, schemas.MAX_AGE_YEARS) == (0, 130)
+    assert props["birth_date"]["format"] == "date"
+    assert patient_input["x-age-birth-date-tolerance-years"] == schemas.AGE_BIRTH_DATE_TOLERANCE_YEARS == 1
+    assert patient_input["additionalProperties"] is False
+
+
+def test_the_document_names_each_operation_and_its_access(client):
+    doc = client.get("/api/openapi.json").get_json()
+    operations = [op for ops in doc["paths"].values() for op in ops.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert {"createPatient", "listPatients", "readPatient", "updatePatient", "replacePatient", "deletePatient",
+            "createStudy", "readStudy", "predict", "inspect", "login", "worklist"} <= set(ids)
+    for op in operations:
+        assert op["x-access"] in ("public", "predict", "user", "clinician", "admin")
+        if op["x-access"] == "public":
+            assert op["security"] == [], op["operationId"]
+        elif op["x-access"] != "predict":
+            assert {"401", "403"} <= set(op["responses"]), op["operationId"]
+    schemas_ = doc["components"]["schemas"]
+    assert not [name for name in schemas_ if name[-1].isdigit()], "a schema was registered twice"
+    assert schemas_["Error"]["required"] == ["error"]

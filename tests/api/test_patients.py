@@ -126,3 +126,33 @@ def test_delete_works_for_a_patient_without_studies_and_is_refused_otherwise(cli
     assert client.post("/api/studies", data=upload(xray_png(0), patient_id=str(pid))).status_code == 201
     assert_error(client.delete(f"/api/patients/{pid}"), 422, "patient_has_studies", "1 study")
     assert client.get(f"/api/patients/{pid}").get_json()["studies"][0]["patient_id"] == pid
+
+
+@pytest.mark.parametrize("mrn", ["MRN 12/3", "A.b_c:1-2", "7"])
+def test_mrns_of_letters_digits_and_separators_are_accepted(client, mrn):
+    assert client.post("/api/patients", json={"name": "A", "mrn": mrn}).status_code == 201
+
+
+@pytest.mark.parametrize("mrn", ["-M1", "M1;DROP", "MRN\\1", "Zoë-1", "M1\t2"])
+def test_an_mrn_with_other_characters_is_400_naming_the_rule(client, mrn):
+    error = assert_error(client.post("/api/patients", json={"name": "A", "mrn": mrn}), 400, "invalid_field")
+    assert error["field"] == "mrn" and "letters, digits" in error["message"]
+    assert client.get("/api/patients").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("field", ["name", "mrn"])
+def test_patch_may_leave_out_name_and_mrn_but_not_blank_them(client, field):
+    pid = client.post("/api/patients", json={"name": "A", "mrn": "P-1"}).get_json()["id"]
+    assert client.patch(f"/api/patients/{pid}", json={"notes": "x"}).status_code == 200
+    for value in (None, "  "):
+        error = assert_error(client.patch(f"/api/patients/{pid}", json={field: value}), 400, "missing_field")
+        assert error["field"] == field
+    assert client.get(f"/api/patients/{pid}").get_json()[field] in ("A", "P-1")
+
+
+def test_the_age_and_birth_date_tolerance_is_one_year(client):
+    born = dt.date.today().replace(year=dt.date.today().year - 40) - dt.timedelta(days=1)
+    for age, status in ((41, 201), (39, 201), (42, 400), (38, 400)):
+        response = client.post("/api/patients", json={"name": "A", "mrn": f"T-{age}", "birth_date": born.isoformat(),
+                                                      "age_years": age})
+        assert response.status_code == status, (age, response.get_json())

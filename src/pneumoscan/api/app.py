@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apiflask import APIFlask
 from flask import Flask, current_app, g, request
 
 from pneumoscan.api.errors import register_error_handlers
@@ -70,7 +71,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SettingsError: no run folder was given or a setting is unusable (the message says which).
         FileNotFoundError: the run folder has no checkpoint.
     """
-    app = Flask(__name__, static_folder=None)
+    from pneumoscan import __version__
+    from pneumoscan.api.spec import configure_openapi
+
+    app = APIFlask(__name__, title="PneumoScan API", version=__version__, static_folder=None, spec_path=None,
+                   docs_path=None, docs_oauth2_redirect_path=None)
+    configure_openapi(app)
     overrides = dict(test_config or {})
     env_settings = Settings.from_env()
     app.config.update(env_settings.flask_config())

@@ -1,22 +1,23 @@
 """Access control: who may call which endpoint, sign-in sessions, API tokens, CSRF and the audit trail.
 
-Every request passes ``_authenticate`` (a ``before_request`` hook) which looks the endpoint up in
-``RULES``: ``"public"``, ``"user"`` (any signed-in account), ``"clinician"`` or ``"admin"`` (roles
-are ranked: an admin may do what a clinician may). An endpoint that is missing from the table is
-refused (403 ``no_access_rule``), and ``tests/api/test_auth_rules.py`` walks the app's url_map so
-that a new endpoint without a rule fails the test suite.
+Every request passes ``_authenticate`` (a ``before_request`` hook) which looks the endpoint's level up
+in the table the app builds from the views' ``@access(...)`` declarations (``pneumoscan.api.declare``):
+``"public"``, ``"user"`` (any signed-in account), ``"clinician"`` or ``"admin"`` (roles are ranked: an
+admin may do what a clinician may). An endpoint that declares none is refused (403
+``no_access_rule``), and ``tests/api/test_auth_rules.py`` walks the app's url_map so that a new
+endpoint without a declaration fails the test suite.
 
 Credentials: the web app's session cookie (server-side session, id stored hashed; idle and absolute
 expiry; state-changing requests must echo the session's CSRF token in ``X-CSRF-Token``) or a personal
 API token in ``Authorization: Bearer psk_...`` (no CSRF: a browser never sends it by itself).
 
-Audit: ``AUDIT`` names the action each endpoint performs on patient data (and on uploads to the open
-``/api/predict`` and ``/api/inspect``: who or which source, and what was returned; never the image).
-The row is added to the view's own database transaction (a SQLAlchemy ``before_commit`` hook), so the
-action and its record commit or roll back together, with the status the view answers; an action
-that fails (or is refused) writes its own row afterwards, with the real status, and a row that the
-database cannot take at that moment is spooled to disk (``pneumoscan.api.audit``). Refusals of
-callers without credentials are counted per source and minute instead of a row each.
+Audit: each view declares the action it performs on patient data (and on uploads to the open
+``/api/predict`` and ``/api/inspect``: who or which source, and what was returned; never the image)
+with ``@audited(...)`` and records it with ``record(session, ...)`` in the action's own database
+transaction, so the action and its row commit or roll back together. An action that fails (or is
+refused) gets its row afterwards, with the real status, and a row that the database cannot take at
+that moment is spooled to disk (``pneumoscan.api.audit``). Refusals of callers without credentials
+are counted per source and minute instead of a row each.
 
 Bookkeeping writes (a token's ``last_used_at``, a session's ``last_seen_at``) are best-effort, in
 their own short transaction: a busy database delays or fails them, never the request.
@@ -32,14 +33,16 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pneumoscan.api.accounts import ROLES, ApiToken, AuditEntry, AuthSession, User, as_utc, digest
 from pneumoscan.api.audit import SPOOL_NAME, drain_spool, install_rollups, spool
+from pneumoscan.api.declare import Audited, audit_of, rules
 from pneumoscan.api.errors import ApiError
-from pneumoscan.api.storage import Patient, Report, Study, utcnow
+from pneumoscan.api.storage import utcnow
 from pneumoscan.api.throttle import DEFAULTS as THROTTLE_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -49,88 +52,10 @@ CSRF_COOKIE = "pneumoscan_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-RULES: dict[str, str] = {
-    # open
-    "meta.health": "public",
-    "meta.model_card": "public",
-    "meta.model_figure": "public",
-    "meta.validation_figure": "public",
-    "meta.openapi": "public",
-    "web.static_site": "public",
-    "auth.login": "public",
-    # stateless image endpoints: open unless PNEUMOSCAN_PREDICT_REQUIRES_LOGIN=1
-    "images.predict": "predict",
-    "images.inspect": "predict",
-    # the signed-in user's own session and tokens
-    "auth.logout": "user",
-    "auth.me": "user",
-    "auth.list_tokens": "user",
-    "auth.create_token": "user",
-    "auth.revoke_token": "user",
-    # patient data
-    "patients.create_patient": "clinician",
-    "patients.list_patients": "clinician",
-    "patients.read_patient": "clinician",
-    "patients.update_patient": "clinician",
-    "patients.delete_patient": "clinician",
-    "studies.create_study": "clinician",
-    "studies.list_studies": "clinician",
-    "studies.read_study": "clinician",
-    "studies.update_study": "clinician",
-    "studies.study_image": "clinician",
-    "studies.study_original": "clinician",
-    "studies.study_heatmap": "clinician",
-    "reports.report_json": "clinician",
-    "reports.report_pdf": "clinician",
-    # hospital systems (pneumoscan.api.hospital): DICOM/FHIR results, worklist, STOW-RS
-    "hospital.study_dicom": "clinician",
-    "hospital.study_fhir": "clinician",
-    "hospital.mark_read": "clinician",
-    "hospital.worklist": "clinician",
-    "dicomweb.stow": "clinician",
-    # administration
-    "admin.list_users": "admin",
-    "admin.create_user": "admin",
-    "admin.update_user": "admin",
-    "admin.reset_password": "admin",
-    "admin.unlock_user": "admin",
-    "admin.list_user_tokens": "admin",
-    "admin.revoke_user_token": "admin",
-    "admin.audit_log": "admin",
-}
-"""Endpoint name -> ``public`` | ``predict`` | ``user`` | ``clinician`` | ``admin``."""
-
-AUDIT: dict[str, tuple[str, str, str | None]] = {
-    "patients.create_patient": ("create", "patient", None),
-    "patients.list_patients": ("search", "patient", None),
-    "patients.read_patient": ("view", "patient", "patient_id"),
-    "patients.update_patient": ("update", "patient", "patient_id"),
-    "patients.delete_patient": ("delete", "patient", "patient_id"),
-    "studies.create_study": ("create", "study", None),
-    "studies.list_studies": ("list", "study", None),
-    "studies.read_study": ("view", "study", "study_id"),
-    "studies.update_study": ("update", "study", "study_id"),
-    "studies.study_image": ("download", "study", "study_id"),
-    "studies.study_original": ("download", "study", "study_id"),
-    "studies.study_heatmap": ("download", "study", "study_id"),
-    "reports.report_json": ("view", "report", "study_id"),
-    "reports.report_pdf": ("download", "report", "study_id"),
-    "images.predict": ("predict", "image", None),
-    "images.inspect": ("inspect", "image", None),
-    "hospital.study_dicom": ("download", "study", "study_id"),
-    "hospital.study_fhir": ("download", "study", "study_id"),
-    "hospital.mark_read": ("mark_read", "study", "study_id"),
-    "hospital.worklist": ("list", "study", None),
-    "dicomweb.stow": ("create", "study", None),
-}
-"""Endpoint -> (action, object type, URL argument holding the object's id) for automatic audit rows."""
-
-_WRITES = frozenset({"create", "update", "delete"})
 _SUCCESS_STATUS = {"create": 201, "delete": 204}
 """What a successful action answers (every other one answers 200); the audit row records it."""
 _OPEN_AUDITED = frozenset({"image"})
 """Object types audited for callers without credentials too (the open image endpoints)."""
-_MODELS: dict[str, tuple[type, ...]] = {"patient": (Patient,), "study": (Study,), "report": (Report, Study)}
 _RANK = {role: i + 1 for i, role in enumerate(ROLES)}
 
 DEFAULTS: dict[str, Any] = {
@@ -151,8 +76,6 @@ def init_auth(app: Flask) -> None:
     app.after_request(_audit_afterwards)
     svc = app.extensions["pneumoscan"]
     db = svc.db
-    event.listen(db._sessions, "after_flush", _note_changes)  # noqa: SLF001 - our own session factory
-    event.listen(db._sessions, "before_commit", _audit_in_transaction)  # noqa: SLF001
     install_rollups(db._sessions, db._quick_sessions)  # noqa: SLF001
     try:
         drain_spool(db, svc.store.root)
@@ -214,12 +137,11 @@ def _authenticate() -> None:
     g.user = None
     g.auth_session = None
     g.via = None
-    g.audit_ready = False  # the hook's own look-up transaction is not the action
     g.actor = None  # (id, username): what audit rows record, readable even after a failed transaction
     if request.url_rule is None:  # 404 / 405: let the router's own error answer
         return
     endpoint = request.endpoint or ""
-    rule = RULES.get(endpoint)
+    rule = rules(current_app).get(endpoint)
     if rule is None:
         log.error("endpoint %s has no access rule; refusing", endpoint)
         raise ApiError(403, "no_access_rule", "This endpoint has no access rule yet, so it is closed.")
@@ -255,7 +177,6 @@ def _authenticate() -> None:
                 403, "csrf_failed",
                 f"The {CSRF_HEADER} header is missing or wrong. Reload the page; scripts should use an API token.",
             )
-    g.audit_ready = True
 
 
 def _bearer_token() -> str | None:
@@ -373,6 +294,8 @@ def write_audit(row: AuditEntry) -> None:
     """Write one audit row in its own short transaction (for actions that failed or were refused);
     when the database cannot take it now, it is spooled to disk and written at the next chance."""
     svc = current_app.extensions["pneumoscan"]
+    if has_request_context():
+        g.audit_written = True  # written now, or spooled and written at the next chance
     try:
         with svc.db.quick_session() as session:
             session.add(row)
@@ -386,109 +309,96 @@ def write_audit(row: AuditEntry) -> None:
     _drain_if_spooled()
 
 
+def record(session: Session | None, **kwargs: Any) -> None:
+    """Record the view's declared audit action (``@audited``) for the current request.
+
+    With ``session`` (the action's own transaction) the row commits or rolls back with the action; an
+    action rolled back gets its row afterwards, with the status it answered. Without one (the image
+    endpoints, which store nothing) the row is written at once. ``kwargs``: see ``audit_entry``.
+    """
+    declared = audit_of(current_app, request.endpoint)
+    if declared is not None and g.get("actor") is None and declared.object_type not in _OPEN_AUDITED:
+        return
+    row = audit_entry(**kwargs)
+    if session is None:
+        write_audit(row)
+    else:
+        session.add(row)
+
+
+def audit_entry(*, object_id: int | None = None, patient_id: int | None = None, detail: str | None = None,
+                failure: ApiError | None = None, status: int | None = None, user: User | None = None) -> AuditEntry:
+    """The row of the view's declared action, counted as this request's row once its transaction commits.
+
+    The object id defaults to the declared URL argument, the detail to the declared one, the status to
+    the action's success status. ``failure``: the error the view is about to raise (its status and code
+    go in the row).
+    """
+    declared = audit_of(current_app, request.endpoint)
+    if declared is None:
+        raise RuntimeError(f"{request.endpoint} records an audit row but declares no @audited action")
+    if object_id is None and declared.id_arg:
+        object_id = (request.view_args or {}).get(declared.id_arg)
+    if patient_id is None and declared.object_type == "patient":
+        patient_id = object_id
+    detail = detail if detail is not None else _declared_detail(declared)
+    if failure is not None:
+        status, detail = failure.status, f"{failure.code}: {detail}" if detail else failure.code
+    row = audit_row(declared.action, object_type=declared.object_type, object_id=object_id, patient_id=patient_id,
+                    outcome="failure" if failure else "success",
+                    status=status or _SUCCESS_STATUS.get(declared.action, 200), detail=detail, user=user)
+    g.setdefault("audit_rows", []).append(row)
+    return row
+
+
+def add_audit(session: Session, row: AuditEntry) -> None:
+    """Add an explicit audit row (sign-in, administration) to the action's own transaction."""
+    session.add(row)
+    g.setdefault("audit_rows", []).append(row)
+
+
+def _declared_detail(declared: Audited) -> str | None:
+    return declared.detail.format(**(request.view_args or {})) if declared.detail else None
+
+
+def _audited() -> bool:
+    """Whether the request's audit row is in: written on its own, or committed with the action."""
+    return bool(g.get("audit_written")) or any(sa_inspect(row).has_identity for row in g.get("audit_rows", ()))
+
+
 def _denied(status: int, code: str) -> None:
     """Record a refused request on patient data or administration (never a public endpoint)."""
-    spec = AUDIT.get(request.endpoint or "")
-    if spec is None and not (request.endpoint or "").startswith("admin."):
+    declared = audit_of(current_app, request.endpoint)
+    if declared is None and not (request.endpoint or "").startswith("admin."):
         return  # a signed-out browser asking who it is: nothing to record
-    action = "denied"
-    object_type = spec[1] if spec else (request.endpoint or "").split(".")[0]
-    object_id = request.view_args.get(spec[2]) if spec and spec[2] and request.view_args else None
-    g.audit_done = True
-    write_audit(audit_row(action, object_type=object_type, object_id=object_id, outcome="denied", status=status,
+    object_type = declared.object_type if declared else (request.endpoint or "").split(".")[0]
+    object_id = (request.view_args or {}).get(declared.id_arg) if declared and declared.id_arg else None
+    write_audit(audit_row("denied", object_type=object_type, object_id=object_id, outcome="denied", status=status,
                           detail=f"{code}: {request.method} {request.endpoint}"))
 
 
-def _note_changes(session: Session, _ctx) -> None:
-    if not has_request_context():
-        return
-    spec = AUDIT.get(request.endpoint or "")
-    if spec is None:
-        return
-    kinds = _MODELS.get(spec[1], ())
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if isinstance(obj, kinds):
-            session.info["audit_touched"] = True
-            if spec[0] == "create" and obj in session.new and isinstance(obj, kinds[0]):
-                g.audit_created = (obj.id, obj.id if isinstance(obj, Patient) else getattr(obj, "patient_id", None))
-
-
-def _audit_in_transaction(session: Session) -> None:
-    if not has_request_context() or g.get("audit_done") or not g.get("audit_ready") or g.get("user") is None:
-        return
-    spec = AUDIT.get(request.endpoint or "")
-    if spec is None:
-        return
-    action, object_type, arg = spec
-    kinds = _MODELS.get(object_type, ())
-    pending = any(isinstance(o, kinds) for o in list(session.new) + list(session.dirty) + list(session.deleted))
-    if action in _WRITES and not (session.info.get("audit_touched") or pending):
-        return  # a read-only transaction of a write endpoint (e.g. checking that a patient exists)
-    object_id, patient_id = _object_ids(session, spec)
-    session.add(audit_row(action, object_type=object_type, object_id=object_id, patient_id=patient_id,
-                          status=_SUCCESS_STATUS.get(action, 200), detail=_detail()))
-    g.audit_done = True
-
-
-def _object_ids(session: Session, spec: tuple[str, str, str | None]) -> tuple[int | None, int | None]:
-    action, object_type, arg = spec
-    if action == "create":
-        return g.get("audit_created", (None, None))
-    object_id = request.view_args.get(arg) if arg and request.view_args else None
-    if object_id is None:
-        patient = request.args.get("patient_id", "") if object_type == "study" else ""
-        return None, int(patient) if patient.isdigit() else None
-    if object_type == "patient":
-        return object_id, object_id
-    study = session.get(Study, object_id)
-    return object_id, study.patient_id if study is not None else None
-
-
-def _detail() -> str | None:
-    if g.get("audit_detail"):
-        return g.audit_detail
-    endpoint = request.endpoint or ""
-    if endpoint.startswith("studies.study_"):
-        return endpoint.removeprefix("studies.study_")
-    if endpoint == "reports.report_pdf":
-        return "pdf"
-    if endpoint == "hospital.study_dicom":
-        return f"dicom-{(request.view_args or {}).get('kind')}"
-    if endpoint == "hospital.study_fhir":
-        return "fhir"
-    return None
-
-
 def _audit_afterwards(response):
-    """The audit row of an action whose transaction did not carry one (failed, or wrote nothing), and of
-    any signed-in request that failed with a server error."""
+    """The audit row of an action whose transaction did not carry one (failed, or recorded nothing), and
+    of any signed-in request that failed with a server error."""
     _drain_if_spooled()
-    if g.get("audit_done"):
+    if _audited():
         return response
-    spec = AUDIT.get(request.endpoint or "")
-    if spec is None:
+    declared = audit_of(current_app, request.endpoint)
+    if declared is None:
         if response.status_code >= 500 and g.get("actor") is not None:
-            g.audit_done = True
             write_audit(audit_row("error", object_type=(request.endpoint or "unknown")[:32], outcome="failure",
                                   status=response.status_code, detail=_error_code(response)))
         return response
-    if g.get("actor") is None and spec[1] not in _OPEN_AUDITED:
+    if g.get("actor") is None and declared.object_type not in _OPEN_AUDITED:
         return response
-    g.audit_done = True
     failed = response.status_code >= 400
-    object_id = request.view_args.get(spec[2]) if spec[2] and request.view_args else None
-    patient_id = object_id if spec[1] == "patient" else None
-    if not failed and object_id is not None and spec[1] != "patient":
-        try:
-            with current_app.extensions["pneumoscan"].db.session() as session:
-                _, patient_id = _object_ids(session, spec)
-        except Exception:  # noqa: BLE001
-            patient_id = None
+    object_id = (request.view_args or {}).get(declared.id_arg) if declared.id_arg else None
+    patient_id = object_id if declared.object_type == "patient" else None
     code = _error_code(response) if failed else None
-    detail = ": ".join(part for part in (code, _detail()) if part) or None
-    write_audit(audit_row(spec[0], object_type=spec[1], object_id=object_id, patient_id=patient_id,
-                          outcome="failure" if failed else "success", status=response.status_code,
-                          detail=detail))
+    detail = ": ".join(part for part in (code, _declared_detail(declared)) if part) or None
+    write_audit(audit_row(declared.action, object_type=declared.object_type, object_id=object_id,
+                          patient_id=patient_id, outcome="failure" if failed else "success",
+                          status=response.status_code, detail=detail))
     return response
 
 

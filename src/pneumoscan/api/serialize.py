@@ -7,12 +7,8 @@ from typing import Any
 
 from flask import current_app
 
+from pneumoscan.api.schemas import age_on
 from pneumoscan.api.storage import Patient, Prediction, Study, iso
-
-
-def age_on(birth: dt.date, day: dt.date) -> int:
-    """Whole years from ``birth`` to ``day``."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def patient_json(patient: Patient, studies: bool = False) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from flask import current_app, request
 
 from pneumoscan.api.edge import parse_json_body
 from pneumoscan.api.errors import DECODE_STATUS, ApiError
+from pneumoscan.api.schemas import MAX_AGE_YEARS
 from pneumoscan.data.decoding import DecodedImage, ImageDecodeError, decode_image, to_png_bytes
 
 IMAGE_FIELD = "image"
@@ -148,9 +149,6 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
             field=name,
         )
     return value
-
-
-MAX_AGE_YEARS = 130
 
 
 def age_field() -> float | None:

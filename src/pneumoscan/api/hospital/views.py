@@ -15,15 +15,18 @@ import email.parser
 import email.policy
 import io
 import logging
+from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from apiflask import APIBlueprint
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_row, current_user
+from pneumoscan.api.auth import audit_entry, current_user, record
+from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.hospital import dicom_out
 from pneumoscan.api.hospital.fhir import fhir_bundle
@@ -31,13 +34,15 @@ from pneumoscan.api.hospital.inbound import receive_instance
 from pneumoscan.api.hospital.models import DicomSend
 from pneumoscan.api.hospital.results import report_pdf_bytes, result_object, result_source
 from pneumoscan.api.hospital.sender import hospital_settings, send_status
+from pneumoscan.api.schemas import StudySchema, WorklistQuerySchema, WorklistSchema, binary
 from pneumoscan.api.serialize import study_json
 from pneumoscan.api.storage import Study, utcnow
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("hospital", __name__)
+bp = APIBlueprint("hospital", __name__, tag="Hospital systems")
 stow_bp = Blueprint("dicomweb", __name__, url_prefix="/dicomweb")
+"""STOW-RS follows DICOM PS3.18, not this API's JSON conventions: not in the OpenAPI document (docs/api.md)."""
 
 
 @bp.record_once
@@ -46,10 +51,27 @@ def _settings(state) -> None:
         hospital_settings(state.app)  # a bad PNEUMOSCAN_DICOM_* value fails at start-up, not later
 
 
+def _record_download(study_id: int) -> None:
+    """The audit row of a result the view built (from sessions of its own): names the study's patient."""
+    with services().db.session() as session:
+        study = session.get(Study, study_id)
+        record(session, patient_id=study.patient_id if study is not None else None)
+
+
 @bp.get("/api/studies/<id:study_id>/dicom/<kind>")
+@access("clinician")
+@audited("download", "study", "study_id", detail="dicom-{kind}")
+@bp.doc(operation_id="studyDicom", responses={
+    200: binary("application/dicom", description="A DICOM Part 10 file"),
+    404: "Unknown study or kind, or it has no prediction (refused) or no heatmap"})
 def study_dicom(study_id: int, kind: str):
-    """The study's SR, heatmap Secondary Capture or Encapsulated PDF as a DICOM file."""
+    """The study's result as a DICOM object
+
+    ``kind``: ``sr`` (TID 1500 Comprehensive 3D SR), ``heatmap`` (Secondary Capture of the Grad-CAM
+    overlay) or ``pdf`` (Encapsulated PDF report).
+    """
     ds = result_object(services(), study_id, kind)
+    _record_download(study_id)
     return Response(
         dicom_out.to_bytes(ds), mimetype="application/dicom",
         headers={"Content-Disposition": f'attachment; filename="pneumoscan-study-{study_id}-{kind}.dcm"'},
@@ -57,15 +79,26 @@ def study_dicom(study_id: int, kind: str):
 
 
 @bp.get("/api/studies/<id:study_id>/fhir")
+@access("clinician")
+@audited("download", "study", "study_id", detail="fhir")
+@bp.doc(operation_id="studyFhir", responses={
+    200: {"description": "A FHIR Bundle", "content": {
+        "application/fhir+json": {"schema": {"type": "object", "required": ["resourceType"]}}}},
+    404: "Unknown study, or it has no prediction (refused)"})
 def study_fhir(study_id: int):
     """The study's result as a FHIR R4 Bundle (DiagnosticReport, Observation, Device, Patient)."""
     svc = services()
     src = result_source(svc, study_id)
     bundle = fhir_bundle(src, report_pdf_bytes(svc, study_id), base_url=request.host_url.rstrip("/"))
+    _record_download(study_id)
     return Response(jsonify(bundle).get_data(), mimetype="application/fhir+json")
 
 
 @bp.post("/api/studies/<id:study_id>/read")
+@access("clinician")
+@audited("mark_read", "study", "study_id")
+@bp.output(StudySchema, description="The study")
+@bp.doc(operation_id="markRead")
 def mark_read(study_id: int):
     """Mark the study as read by the signed-in clinician (recorded in the audit log)."""
     user = current_user()
@@ -77,7 +110,8 @@ def mark_read(study_id: int):
             study.read_at = utcnow()
             study.read_by = user.username if user is not None else None
         session.flush()
-        return jsonify(study_json(study))
+        record(session, patient_id=study.patient_id)
+        return study_json(study)
 
 
 _RESULTS = ("all", "pneumonia", "normal", "refused")
@@ -113,7 +147,12 @@ def urgency(study: Study) -> tuple[str, float | None]:
 
 
 @bp.get("/api/worklist")
-def worklist():
+@access("clinician")
+@audited("list", "study")
+@bp.input(WorklistQuerySchema, location="query", arg_name="query", validation=False)
+@bp.output(WorklistSchema, description="The worklist")
+@bp.doc(operation_id="worklist")
+def worklist(query: Any):
     """The studies of a day (``date``, default all days) by urgency: unread first, then the most
     suspicious (probability furthest above the threshold) first; refusals after the answered ones,
     flagged ``refused``. Filters: ``result`` (pneumonia, normal, refused), ``read`` (unread, read)."""
@@ -146,11 +185,12 @@ def worklist():
                 "margin": margin,
                 "dicom_send": send_status(sends.get(study.id, [])),
             })
+        record(session)
     group = {"above_threshold": 0, "below_threshold": 1, "refused": 2}
     items.sort(key=lambda it: (it["read_at"] is not None, group[it["urgency"]],
                                -(it["margin"] if it["margin"] is not None else 0.0), -it["id"]))
-    return jsonify({"items": items, "total": len(items), "date": day.isoformat() if day else None,
-                    "result": result, "read": read, "generated_at": utcnow().isoformat().replace("+00:00", "Z")})
+    return {"items": items, "total": len(items), "date": day.isoformat() if day else None,
+            "result": result, "read": read, "generated_at": utcnow().isoformat().replace("+00:00", "Z")}
 
 
 # --- STOW-RS ---------------------------------------------------------------------------------------
@@ -202,11 +242,12 @@ def _item(sop_class: str | None, sop_uid: str | None, **extra: object) -> dict:
 
 
 @stow_bp.post("/studies")
+@access("clinician")
+@audited("create", "study")
 def stow():
     """Store instances (STOW-RS); each takes the upload path and becomes a study (or a stored refusal)."""
     parts = _parts()
     user = current_user()
-    g.audit_done = True  # one audit row per stored instance, written with the study
     stored, failed = [], []
     for data in parts:
         try:
@@ -218,16 +259,15 @@ def stow():
             continue
         got = receive_instance(
             current_app._get_current_object(), data, source="stow", sop_instance_uid=sop_uid,  # noqa: SLF001
-            audit=lambda study: audit_row("create", object_type="study", object_id=study.id,
-                                          patient_id=study.patient_id, status=200, user=user, detail="stow-rs"),
+            audit=lambda study: audit_entry(object_id=study.id, patient_id=study.patient_id, status=200, user=user,
+                                            detail="stow-rs"),  # one row per stored instance, with the study
         )
         if got.ok:
             extra = {"RetrieveURL": f"{request.host_url.rstrip('/')}/api/studies/{got.stored.study_id}"}
             stored.append(_item(sop_class, sop_uid, **extra))
         else:
             failed.append(_item(sop_class, sop_uid, FailureReason=_CANNOT_UNDERSTAND))
-    if not stored:
-        g.audit_done = False  # nothing stored: the request's own failure row is written afterwards
+    # nothing stored: the request's own failure row is written afterwards (no row above committed)
     body: dict = {}
     if stored:
         body[_TAG["ReferencedSOPSequence"]] = {"vr": "SQ", "Value": stored}

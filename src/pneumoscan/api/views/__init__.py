@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**31 - 1
-"""Largest row id (a 32-bit INTEGER on PostgreSQL): bigger ids in a URL are simply not found."""
+from pneumoscan.api.schemas import MAX_ID  # bigger ids in a URL are simply not found
 
 
 def decimal_range_regex(largest: int) -> str:
@@ -54,3 +53,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hospital.bp)
     app.register_blueprint(hospital.stow_bp)
     app.register_blueprint(web.bp)
+    from pneumoscan.api.declare import EXTENSION, access_table
+
+    app.extensions[EXTENSION] = access_table(app)

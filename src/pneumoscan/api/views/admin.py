@@ -4,8 +4,10 @@ API tokens (list, revoke) and the audit log, filterable by user, patient, action
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from apiflask import APIBlueprint
+from flask import jsonify, request
 from sqlalchemy import func, select
 
 from pneumoscan.api.accounts import (
@@ -20,21 +22,32 @@ from pneumoscan.api.accounts import (
 )
 from pneumoscan.api.accounts import unlock as unlock_account
 from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_row, write_audit
+from pneumoscan.api.auth import add_audit, audit_row, write_audit
+from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.schemas import (
+    ApiTokenListSchema,
+    AuditPageSchema,
+    AuditQuerySchema,
+    PasswordResetSchema,
+    UserCreateSchema,
+    UserListSchema,
+    UserPatchSchema,
+    UserSchema,
+    UserWithPasswordSchema,
+)
 from pneumoscan.api.storage import iso, utcnow
-from pneumoscan.api.uploads import int_arg, json_body
+from pneumoscan.api.uploads import int_arg
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.auth import token_json, user_json
 
-bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+bp = APIBlueprint("admin", __name__, url_prefix="/api/admin", tag="Administration")
 
 
 def _user(session, user_id: int, action: str) -> User:
     user = session.get(User, user_id)
     if user is None:
         write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=404))
-        g.audit_done = True
         raise ApiError(404, "not_found", f"User {user_id} does not exist. List users at /api/admin/users.")
     return user
 
@@ -42,20 +55,30 @@ def _user(session, user_id: int, action: str) -> User:
 def _refuse(action: str, user_id: int | None, exc: AccountError, field: str | None = None, status: int = 400):
     write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=status,
                           detail=str(exc)[:200]))
-    g.audit_done = True
     return ApiError(status, "invalid_field" if status == 400 else "conflict", str(exc), field=field)
 
 
 @bp.get("/users")
+@access("admin")
+@bp.output(UserListSchema, description="Users")
+@bp.doc(operation_id="listUsers")
 def list_users():
+    """Every user (admin)"""
     with services().db.session() as session:
         users = session.scalars(select(User).order_by(User.username)).all()
         return jsonify({"items": [user_json(u) for u in users]})
 
 
 @bp.post("/users", endpoint="create_user")
-def create_user_view():
-    body = json_body()
+@access("admin")
+@bp.input(UserCreateSchema, arg_name="body", validation=False)
+@bp.output(UserWithPasswordSchema, status_code=201, description="Created")
+@bp.doc(operation_id="createUser", responses={409: "The username is taken", 415: "Not JSON"})
+def create_user_view(body: dict[str, Any]):
+    """Create a user (admin); a generated password is returned once
+
+    The fields are checked by ``accounts.create_user``; a refusal is audited.
+    """
     unknown = sorted(set(body) - {"username", "role", "password"})
     if unknown:
         raise ApiError(400, "invalid_field", f"Unknown field(s) {', '.join(unknown)}; send username, role and "
@@ -69,17 +92,24 @@ def create_user_view():
                                           body.get("password"))
         except AccountError as exc:
             raise _refuse("create", None, exc) from None
-        session.add(audit_row("create", object_type="user", object_id=user.id, status=201, detail=f"role {user.role}"))
+        add_audit(session, audit_row("create", object_type="user", object_id=user.id, status=201,
+                                     detail=f"role {user.role}"))
         out = {"user": user_json(user), "password": generated}
-    g.audit_done = True
     response = jsonify(out)
     response.status_code = 201
     return response
 
 
 @bp.patch("/users/<id:user_id>")
-def update_user(user_id: int):
-    body = json_body()
+@access("admin")
+@bp.input(UserPatchSchema, arg_name="body", validation=False)
+@bp.output(UserSchema, description="Updated")
+@bp.doc(operation_id="updateUser", responses={409: "The only enabled admin", 415: "Not JSON"})
+def update_user(user_id: int, body: dict[str, Any]):
+    """Disable/enable a user or change the role (admin)
+
+    Checked here and by ``accounts``, so that every refusal is audited.
+    """
     unknown = sorted(set(body) - {"disabled", "role"})
     if unknown or not body:
         raise ApiError(400, "invalid_field", "Send {\"disabled\": true|false} and/or {\"role\": \"clinician\"|"
@@ -105,71 +135,83 @@ def update_user(user_id: int):
             session.rollback()
             raise _refuse("update", user_id, exc, status=409 if "only enabled admin" in str(exc) else 400) from None
         action = "disable" if "disabled" in changes else "enable" if "enabled" in changes else "update"
-        session.add(audit_row(action, object_type="user", object_id=user.id, status=200,
+        add_audit(session, audit_row(action, object_type="user", object_id=user.id, status=200,
                               detail=", ".join(changes) or "no change"))
         out = user_json(user)
-    g.audit_done = True
     return jsonify(out)
 
 
 @bp.post("/users/<id:user_id>/reset-password")
-def reset_password(user_id: int):
-    body = json_body() if request.content_length else {}
+@access("admin")
+@bp.input(PasswordResetSchema, arg_name="body", validation=False)
+@bp.output(UserWithPasswordSchema, description="Reset")
+@bp.doc(operation_id="resetPassword", responses={415: "Not JSON"})
+def reset_password(user_id: int, body: dict[str, Any]):
+    """Give a user a new password (generated unless sent); ends their sessions (admin)"""
     with services().db.session() as session:
         user = _user(session, user_id, "reset_password")
         try:
             generated = set_password(session, user, body.get("password"))
         except AccountError as exc:
             raise _refuse("reset_password", user_id, exc, "password") from None
-        session.add(audit_row("reset_password", object_type="user", object_id=user.id, status=200))
+        add_audit(session, audit_row("reset_password", object_type="user", object_id=user.id, status=200))
         out = {"user": user_json(user), "password": generated}
-    g.audit_done = True
     return jsonify(out)
 
 
 @bp.post("/users/<id:user_id>/unlock")
+@access("admin")
+@bp.output(UserSchema, description="Unlocked")
+@bp.doc(operation_id="unlockUser")
 def unlock_user(user_id: int):
-    """Forget the user's failed sign-ins, so that no slow-down is left for them from any address."""
+    """Lift a lock left by failed sign-ins (admin)
+
+    Forgets the user's failed sign-ins, so that no slow-down is left for them from any address.
+    """
     with services().db.session() as session:
         user = _user(session, user_id, "unlock")
         forgiven = unlock_account(session, user)
-        session.add(audit_row("unlock", object_type="user", object_id=user.id, status=200,
+        add_audit(session, audit_row("unlock", object_type="user", object_id=user.id, status=200,
                               detail=f"{forgiven} failed sign-ins forgotten"))
         out = user_json(user)
-    g.audit_done = True
     return jsonify(out)
 
 
 @bp.get("/users/<id:user_id>/tokens")
+@access("admin")
+@bp.output(ApiTokenListSchema, description="Tokens")
+@bp.doc(operation_id="listUserTokens")
 def list_user_tokens(user_id: int):
-    """Every API token of a user, newest first (never the secret)."""
+    """A user's API tokens, newest first, never the secret (admin)"""
     with services().db.session() as session:
         user = _user(session, user_id, "view")
         rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
         items = [token_json(t) for t in rows]
-        session.add(audit_row("view", object_type="api_token", object_id=None, status=200,
+        add_audit(session, audit_row("view", object_type="api_token", object_id=None, status=200,
                               detail=f"tokens of user {user.id}"))
-    g.audit_done = True
     return jsonify({"items": items})
 
 
 @bp.delete("/users/<id:user_id>/tokens/<id:token_id>")
+@access("admin")
+@bp.doc(operation_id="revokeUserToken", responses={204: "Revoked"})
 def revoke_user_token(user_id: int, token_id: int):
-    """Revoke one API token of a user (204; revoking one already revoked is a no-op)."""
+    """Revoke one of a user's API tokens (admin)
+
+    Revoking one already revoked is a no-op.
+    """
     with services().db.session() as session:
         user = _user(session, user_id, "revoke")
         token = session.get(ApiToken, token_id)
         if token is None or token.user_id != user.id:
             write_audit(audit_row("revoke", object_type="api_token", object_id=token_id, outcome="failure",
                                   status=404))
-            g.audit_done = True
             raise ApiError(404, "not_found", f"User {user_id} has no API token {token_id}. List them at "
                            f"/api/admin/users/{user_id}/tokens.")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-        session.add(audit_row("revoke", object_type="api_token", object_id=token.id, status=204,
+        add_audit(session, audit_row("revoke", object_type="api_token", object_id=token.id, status=204,
                               detail=f"token of user {user.id}"))
-    g.audit_done = True
     return "", 204
 
 
@@ -201,8 +243,16 @@ def entry_json(row: AuditEntry) -> dict:
 
 
 @bp.get("/audit")
-def audit_log():
-    """``?user=<username>&patient_id=&action=&since=YYYY-MM-DD&until=YYYY-MM-DD&page=&per_page=``, newest first."""
+@access("admin")
+@bp.input(AuditQuerySchema, location="query", arg_name="query", validation=False)
+@bp.output(AuditPageSchema, description="A page of audit entries")
+@bp.doc(operation_id="auditLog")
+def audit_log(query: Any):
+    """The audit log, newest first, filterable by user, patient, action and date (admin)
+
+    ``?user=<username>&patient_id=&action=&since=YYYY-MM-DD&until=YYYY-MM-DD&page=&per_page=``; the
+    parameters are checked here (dates may also be ISO times).
+    """
     page = int_arg("page", 1, 1, 1_000_000)
     per_page = int_arg("per_page", 50, 1, 200)
     patient_id = int_arg("patient_id", 0, 0, MAX_ID)
@@ -224,7 +274,6 @@ def audit_log():
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page))
         items = [entry_json(r) for r in rows]
-        session.add(audit_row("view", object_type="audit_log", status=200,
+        add_audit(session, audit_row("view", object_type="audit_log", status=200,
                               detail=f"filter user={username or '*'} patient={patient_id or '*'}"))
-    g.audit_done = True
     return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})

@@ -2,134 +2,37 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from apiflask import APIBlueprint
+from flask.views import MethodView
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from pneumoscan.api.app import services
+from pneumoscan.api.auth import record
+from pneumoscan.api.declare import Audited, access, audited
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.schemas import (
+    PatientCreateSchema,
+    PatientInputSchema,
+    PatientPageSchema,
+    PatientQuerySchema,
+    PatientSchema,
+)
 from pneumoscan.api.serialize import patient_json
 from pneumoscan.api.storage import Patient, Study
-from pneumoscan.api.uploads import int_arg, json_body
 
-bp = Blueprint("patients", __name__, url_prefix="/api/patients")
-
-SEXES = ("female", "male", "other", "unknown")
-FIELDS = ("name", "mrn", "sex", "birth_date", "age_years", "referring_doctor", "notes")
-_LIMITS = {"name": 200, "mrn": 64, "referring_doctor": 200, "notes": 5000}
-_MAX_AGE = 130
+bp = APIBlueprint("patients", __name__, url_prefix="/api/patients", tag="Patients")
 
 
-def _text(body: dict, key: str, required: bool) -> str | None:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise ApiError(400, "missing_field", f"'{key}' is required; send it as a non-empty string.", field=key)
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_field", f"'{key}' must be a string, not {type(value).__name__}.", field=key)
-    value = value.strip()
-    if "\x00" in value:
-        raise ApiError(400, "invalid_field", f"'{key}' contains a NUL character; remove it.", field=key)
-    if not value:
-        if required:
-            raise ApiError(400, "missing_field", f"'{key}' is required and may not be blank.", field=key)
-        return None
-    if len(value) > _LIMITS[key]:
-        raise ApiError(
-            400, "invalid_field", f"'{key}' is {len(value)} characters long; at most {_LIMITS[key]} are allowed.",
-            field=key,
-        )
-    return value
-
-
-def _sex(body: dict) -> str | None:
-    value = body.get("sex")
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.strip().lower() not in SEXES:
-        raise ApiError(400, "invalid_field", f"'sex' must be one of {', '.join(SEXES)}; got {value!r}.", field="sex")
-    return value.strip().lower()
-
-
-def _birth_date(body: dict) -> dt.date | None:
-    value = body.get("birth_date")
-    if value is None or value == "":
-        return None
-    try:
-        if not isinstance(value, str) or len(value) != 10:
-            raise ValueError
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(
-            400, "invalid_field", f"'birth_date' must be a date written YYYY-MM-DD, got {value!r}.", field="birth_date"
-        ) from None
-    today = dt.date.today()
-    if day > today or day.year < today.year - _MAX_AGE:
-        raise ApiError(
-            400, "invalid_field",
-            f"'birth_date' {value} is not plausible; it must lie between {today.year - _MAX_AGE} and today.",
-            field="birth_date",
-        )
-    return day
-
-
-def _age(body: dict) -> int | None:
-    value = body.get("age_years")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ApiError(400, "invalid_field", f"'age_years' must be a whole number, got {value!r}.", field="age_years")
-    if not 0 <= int(value) <= _MAX_AGE:
-        raise ApiError(
-            400, "invalid_field", f"'age_years' must be between 0 and {_MAX_AGE}, got {value}.", field="age_years"
-        )
-    return int(value)
-
-
-def parse_patient(body: dict, partial: bool) -> dict[str, Any]:
-    """Validate a patient body; returns only the keys that were sent (all required ones when not partial).
-
-    Raises:
-        ApiError: unknown keys, a missing required field or an invalid value (400).
-    """
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise ApiError(
-            400, "invalid_field", f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}.",
-            field=unknown[0],
-        )
-    out: dict[str, Any] = {}
-    for key in ("name", "mrn"):
-        if not partial or key in body:
-            out[key] = _text(body, key, required=True)
-    for key in ("referring_doctor", "notes"):
-        if key in body:
-            out[key] = _text(body, key, required=False)
-    if "sex" in body:
-        out["sex"] = _sex(body) or "unknown"
-    elif not partial:
-        out["sex"] = "unknown"
-    if "birth_date" in body:
-        out["birth_date"] = _birth_date(body)
-    if "age_years" in body:
-        out["age_years"] = _age(body)
-    if out.get("birth_date") is not None and out.get("age_years") is not None:
-        from pneumoscan.api.serialize import age_on
-
-        computed = age_on(out["birth_date"], dt.date.today())
-        if abs(computed - out["age_years"]) > 1:
-            raise ApiError(
-                400, "invalid_field",
-                f"'age_years' {out['age_years']} contradicts 'birth_date' {out['birth_date']} (age {computed}); "
-                "send one of them.",
-                field="age_years",
-            )
-    return out
+def _patient_fields(body: dict[str, Any], replace: bool) -> dict[str, Any]:
+    """A validated body as column values: ``sex`` null or absent on a new/replaced patient is unknown."""
+    fields = dict(body)
+    if "sex" in fields or replace:
+        fields["sex"] = fields.get("sex") or "unknown"
+    return fields
 
 
 def get_patient(session: Session, patient_id: int) -> Patient:
@@ -151,8 +54,14 @@ def _check_mrn_free(session: Session, mrn: str, patient_id: int | None = None) -
 
 
 @bp.post("")
-def create_patient():
-    fields = parse_patient(json_body(), partial=False)
+@access("clinician")
+@audited("create", "patient")
+@bp.input(PatientCreateSchema, arg_name="body")
+@bp.output(PatientSchema, status_code=201, description="Created")
+@bp.doc(operation_id="createPatient", responses={415: "Not JSON", 422: "The MRN belongs to another patient"})
+def create_patient(body: dict[str, Any]):
+    """Create a patient"""
+    fields = _patient_fields(body, replace=True)
     with services().db.session() as session:
         _check_mrn_free(session, fields["mrn"])
         patient = Patient(**fields)
@@ -163,18 +72,20 @@ def create_patient():
             session.rollback()
             _check_mrn_free(session, fields["mrn"])
             raise
-        body = patient_json(patient)
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = f"/api/patients/{body['id']}"
-    return response
+        record(session, object_id=patient.id)
+        out = patient_json(patient)
+    return out, 201, {"Location": f"/api/patients/{out['id']}"}
 
 
 @bp.get("")
-def list_patients():
-    page = int_arg("page", 1, 1, 1_000_000)
-    per_page = int_arg("per_page", 20, 1, 100)
-    q = (request.args.get("q") or "").strip()
+@access("clinician")
+@audited("search", "patient")
+@bp.input(PatientQuerySchema, location="query", arg_name="query")
+@bp.output(PatientPageSchema, description="A page of patients")
+@bp.doc(operation_id="listPatients")
+def list_patients(query: dict[str, Any]):
+    """List or search patients (q matches name or MRN), newest first"""
+    page, per_page, q = query["page"], query["per_page"], query["q"].strip()
     stmt = select(Patient)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
@@ -185,11 +96,17 @@ def list_patients():
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(Patient.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
         items = [patient_json(p) for p in rows]
-    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
+        record(session)
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 @bp.get("/<id:patient_id>")
+@access("clinician")
+@audited("view", "patient", "patient_id")
+@bp.output(PatientSchema, description="The patient")
+@bp.doc(operation_id="readPatient")
 def read_patient(patient_id: int):
+    """A patient with their studies"""
     with services().db.session() as session:
         patient = session.scalar(
             select(Patient)
@@ -198,27 +115,53 @@ def read_patient(patient_id: int):
         )
         if patient is None:
             get_patient(session, patient_id)
-        return jsonify(patient_json(patient, studies=True))
+        record(session)
+        return patient_json(patient, studies=True)
 
 
-@bp.route("/<id:patient_id>", methods=["PATCH", "PUT"])
-def update_patient(patient_id: int):
-    fields = parse_patient(json_body(), partial=request.method == "PATCH")
+def _update(patient_id: int, fields: dict[str, Any]) -> dict[str, Any]:
     with services().db.session() as session:
         patient = get_patient(session, patient_id)
         if "mrn" in fields:
             _check_mrn_free(session, fields["mrn"], patient_id)
-        if request.method == "PUT":
-            for key in ("referring_doctor", "notes", "birth_date", "age_years"):
-                fields.setdefault(key, None)
         for key, value in fields.items():
             setattr(patient, key, value)
         session.flush()
-        return jsonify(patient_json(patient, studies=True))
+        record(session)
+        return patient_json(patient, studies=True)
+
+
+class PatientUpdate(MethodView):
+    """``PATCH`` changes the fields sent; ``PUT`` replaces them all (one endpoint, two bodies)."""
+
+    access = "clinician"
+    audited = Audited("update", "patient", "patient_id")
+
+    @bp.input(PatientInputSchema, arg_name="body")
+    @bp.output(PatientSchema, description="Updated")
+    @bp.doc(operation_id="updatePatient", responses={415: "Not JSON", 422: "The MRN belongs to another patient"})
+    def patch(self, patient_id: int, body: dict[str, Any]):
+        """Change some of a patient's fields"""
+        return _update(patient_id, _patient_fields(body, replace=False))
+
+    @bp.input(PatientCreateSchema, arg_name="body")
+    @bp.output(PatientSchema, description="Replaced")
+    @bp.doc(operation_id="replacePatient", responses={415: "Not JSON", 422: "The MRN belongs to another patient"})
+    def put(self, patient_id: int, body: dict[str, Any]):
+        """Replace a patient's fields"""
+        fields = {"referring_doctor": None, "notes": None, "birth_date": None, "age_years": None, **body}
+        return _update(patient_id, _patient_fields(fields, replace=True))
+
+
+bp.add_url_rule("/<id:patient_id>", view_func=PatientUpdate.as_view("update_patient"))
 
 
 @bp.delete("/<id:patient_id>")
+@access("clinician")
+@audited("delete", "patient", "patient_id")
+@bp.doc(operation_id="deletePatient", responses={204: "Deleted", 422: "The patient has studies"})
 def delete_patient(patient_id: int):
+    """Delete a patient who has no studies"""
     with services().db.session() as session:
         patient = get_patient(session, patient_id)
         if patient.studies:
@@ -228,4 +171,5 @@ def delete_patient(patient_id: int):
                 "a patient with studies is kept so that no result is lost. Correct the patient's details instead.",
             )
         session.delete(patient)
+        record(session)
     return "", 204

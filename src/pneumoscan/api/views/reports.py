@@ -8,19 +8,23 @@ and every request then reads the row that won.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from apiflask import APIBlueprint
+from flask import Response
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from pneumoscan.api.app import services
+from pneumoscan.api.auth import record
+from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.reports import NOTICE, model_summary, render_pdf
+from pneumoscan.api.schemas import ReportSchema, binary
 from pneumoscan.api.serialize import patient_json, study_json
 from pneumoscan.api.storage import Report, Study, iso, utcnow
 
-bp = Blueprint("reports", __name__, url_prefix="/api/reports")
+bp = APIBlueprint("reports", __name__, url_prefix="/api/reports", tag="Reports")
 
 
 def _report(session: Session, study_id: int) -> tuple[dict, Study]:
@@ -53,20 +57,31 @@ def _report(session: Session, study_id: int) -> tuple[dict, Study]:
 
 
 @bp.get("/<id:study_id>")
+@access("clinician")
+@audited("view", "report", "study_id")
+@bp.output(ReportSchema, description="The report")
+@bp.doc(operation_id="readReport")
 def report_json(study_id: int):
+    """The study's report as JSON"""
     with services().db.session() as session:
-        body, _ = _report(session, study_id)
-    return jsonify(body)
+        body, study = _report(session, study_id)
+        record(session, patient_id=study.patient_id)
+    return body
 
 
 @bp.get("/<id:study_id>.pdf")
+@access("clinician")
+@audited("download", "report", "study_id", detail="pdf")
+@bp.doc(operation_id="readReportPdf", responses={200: binary("application/pdf", description="The PDF")})
 def report_pdf(study_id: int):
+    """The study's report as PDF"""
     svc = services()
     with svc.db.session() as session:
         body, study = _report(session, study_id)
         image = svc.store.path(study.display_path)
         pred = study.prediction
         heatmap = svc.store.path(pred.heatmap_path) if pred is not None and pred.heatmap_path else None
+        record(session, patient_id=study.patient_id)
     pdf = render_pdf(body, image, heatmap)
     return Response(
         pdf,

@@ -9,17 +9,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, jsonify, request, send_file
+from apiflask import APIBlueprint
+from flask import request, send_file
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pneumoscan.api.app import services
+from pneumoscan.api.auth import audit_entry, record
+from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.intake import require_patient, store_study
+from pneumoscan.api.schemas import (
+    UPLOAD_ERRORS,
+    StudyPageSchema,
+    StudyPatchSchema,
+    StudyQuerySchema,
+    StudySchema,
+    StudyUploadSchema,
+    binary,
+)
 from pneumoscan.api.serialize import study_json
 from pneumoscan.api.storage import Patient, Study
-from pneumoscan.api.uploads import age_field, decode_upload, int_arg, json_body, read_upload
+from pneumoscan.api.uploads import age_field, decode_upload, read_upload
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.images import refusal_error
 from pneumoscan.serving.population import age_between
@@ -27,7 +40,8 @@ from pneumoscan.serving.refusal import NotChestXrayError
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("studies", __name__, url_prefix="/api/studies")
+bp = APIBlueprint("studies", __name__, url_prefix="/api/studies", tag="Studies")
+
 
 
 def _patient_id_field() -> int | None:
@@ -64,7 +78,17 @@ def get_study(session: Session, study_id: int) -> Study:
 
 
 @bp.post("")
-def create_study():
+@access("clinician")
+@audited("create", "study")
+@bp.input(StudyUploadSchema, location="form_and_files", arg_name="form", validation=False)
+@bp.output(StudySchema, status_code=201, description="Stored")
+@bp.doc(operation_id="createStudy", responses={**UPLOAD_ERRORS, 404: "No patient with that patient_id"})
+def create_study(form: Any):
+    """Upload an X-ray: decode, refuse or predict, store
+
+    The form is read by ``read_upload`` and its field helpers, which check it in the order the errors
+    are most useful (415 not multipart, 400 no image, empty file, bad ``patient_id``/``age_years``).
+    """
     svc = services()
     patient_id = _patient_id_field()
     age = age_field()  # the form's age wins over the patient record's, which wins over DICOM tags
@@ -77,20 +101,22 @@ def create_study():
     decoded = decode_upload(upload)
     try:
         stored = store_study(svc, upload.data, upload.sha256, decoded, filename=upload.filename,
-                             patient_id=patient_id, age_years=age)
+                             patient_id=patient_id, age_years=age,
+                             audit=lambda study: audit_entry(object_id=study.id, patient_id=study.patient_id))
     except NotChestXrayError as exc:
         raise refusal_error(exc.refusal) from exc
-    response = jsonify(stored.body)
-    response.status_code = 201
-    response.headers["Location"] = f"/api/studies/{stored.study_id}"
-    return response
+    return stored.body, 201, {"Location": f"/api/studies/{stored.study_id}"}
 
 
 @bp.get("")
-def list_studies():
-    page = int_arg("page", 1, 1, 1_000_000)
-    per_page = int_arg("per_page", 20, 1, 100)
-    patient_id = int_arg("patient_id", 0, 0, MAX_ID)
+@access("clinician")
+@audited("list", "study")
+@bp.input(StudyQuerySchema, location="query", arg_name="query")
+@bp.output(StudyPageSchema, description="A page of studies")
+@bp.doc(operation_id="listStudies")
+def list_studies(query: dict[str, Any]):
+    """List studies, newest first (optionally one patient's)"""
+    page, per_page, patient_id = query["page"], query["per_page"], query["patient_id"]
     stmt = select(Study)
     if patient_id:
         stmt = stmt.where(Study.patient_id == patient_id)
@@ -103,37 +129,43 @@ def list_studies():
             .limit(per_page)
         ).all()
         items = [study_json(s) for s in rows]
-    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
+        record(session, patient_id=patient_id or None)
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 @bp.get("/<id:study_id>")
+@access("clinician")
+@audited("view", "study", "study_id")
+@bp.output(StudySchema, description="The study")
+@bp.doc(operation_id="readStudy")
 def read_study(study_id: int):
+    """A study with its latest prediction"""
     with services().db.session() as session:
-        return jsonify(study_json(get_study(session, study_id)))
+        study = get_study(session, study_id)
+        record(session, patient_id=study.patient_id)
+        return study_json(study)
 
 
 @bp.patch("/<id:study_id>")
-def update_study(study_id: int):
-    """Assign the study to a patient (``{"patient_id": 3}``) or detach it (``{"patient_id": null}``)."""
-    body = json_body()
-    unknown = sorted(set(body) - {"patient_id"})
-    if unknown or "patient_id" not in body:
-        raise ApiError(
-            400, "invalid_field" if unknown else "missing_field",
-            "Send {\"patient_id\": <id or null>}; only the patient can be changed on a stored study.",
-            field=(unknown or ["patient_id"])[0],
-        )
+@access("clinician")
+@audited("update", "study", "study_id")
+@bp.input(StudyPatchSchema, arg_name="body")
+@bp.output(StudySchema, description="Updated")
+@bp.doc(operation_id="updateStudy", responses={415: "Not JSON"})
+def update_study(study_id: int, body: dict[str, Any]):
+    """Assign the study to a patient, or detach it
+
+    ``{"patient_id": 3}`` assigns, ``{"patient_id": null}`` detaches.
+    """
     value = body["patient_id"]
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID):
-        raise ApiError(400, "invalid_field", f"'patient_id' must be a positive integer or null, got {value!r}.",
-                       field="patient_id")
     with services().db.session() as session:
         study = get_study(session, study_id)
         if value is not None:
             require_patient(session, value)
         study.patient_id = value
         session.flush()
-        return jsonify(study_json(study))
+        record(session, patient_id=value)
+        return study_json(study)
 
 
 def _stored_file(relative: str | None, what: str, study_id: int) -> Path:
@@ -145,30 +177,55 @@ def _stored_file(relative: str | None, what: str, study_id: int) -> Path:
 
 
 @bp.get("/<id:study_id>/image")
+@access("clinician")
+@audited("download", "study", "study_id", detail="image")
+@bp.doc(operation_id="studyImage", responses={200: binary("image/png", description="The X-ray")})
 def study_image(study_id: int):
-    """The decoded X-ray as an 8-bit PNG (what the model saw before preprocessing)."""
+    """The decoded X-ray as PNG
+
+    An 8-bit PNG: what the model saw before preprocessing.
+    """
     with services().db.session() as session:
         study = get_study(session, study_id)
         rel = study.display_path
+        _stored_file(rel, "image", study_id)
+        record(session, patient_id=study.patient_id)
     return send_file(_stored_file(rel, "image", study_id), mimetype="image/png", max_age=0)  # no-store: see api.edge
 
 
 @bp.get("/<id:study_id>/original")
+@access("clinician")
+@audited("download", "study", "study_id", detail="original")
+@bp.doc(operation_id="studyOriginal", responses={
+    200: binary("image/png", "image/jpeg", "application/dicom", description="The original file")})
 def study_original(study_id: int):
-    """The uploaded file, byte for byte (its SHA-256 is the study's ``sha256``)."""
+    """The uploaded file, byte for byte
+
+    Its SHA-256 is the study's ``sha256``.
+    """
     with services().db.session() as session:
         study = get_study(session, study_id)
         rel, fmt, name = study.image_path, study.format, study.original_filename
+        _stored_file(rel, "original file", study_id)
+        record(session, patient_id=study.patient_id)
     mimetype = {"png": "image/png", "jpeg": "image/jpeg", "dicom": "application/dicom"}[fmt]
     return send_file(_stored_file(rel, "original file", study_id), mimetype=mimetype, as_attachment=True,
                      download_name=name or Path(rel).name)
 
 
 @bp.get("/<id:study_id>/heatmap")
+@access("clinician")
+@audited("download", "study", "study_id", detail="heatmap")
+@bp.doc(operation_id="studyHeatmap", responses={200: binary("image/png", description="The heatmap overlay")})
 def study_heatmap(study_id: int):
-    """The Grad-CAM overlay PNG of the study's latest prediction."""
+    """The Grad-CAM overlay as PNG
+
+    The overlay of the study's latest prediction.
+    """
     with services().db.session() as session:
         study = get_study(session, study_id)
         pred = study.prediction
         rel = pred.heatmap_path if pred is not None else None
+        _stored_file(rel, "heatmap", study_id)
+        record(session, patient_id=study.patient_id)
     return send_file(_stored_file(rel, "heatmap", study_id), mimetype="image/png", max_age=0)  # no-store: see api.edge

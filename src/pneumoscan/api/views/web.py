@@ -14,6 +14,7 @@ from werkzeug.routing import PathConverter
 from werkzeug.security import safe_join
 
 from pneumoscan.api.app import services
+from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError
 
 bp = Blueprint("web", __name__)
@@ -42,6 +43,7 @@ def _resolve(web_dir: Path, path: str) -> tuple[str, int] | None:
 
 @bp.get("/", defaults={"path": ""})
 @bp.get("/<site_path:path>")
+@access("public")
 def static_site(path: str):
     web_dir = services().web_dir
     if web_dir is None:
