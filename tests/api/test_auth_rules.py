@@ -2,7 +2,7 @@
 role that lacks the right, success with the right one.
 
 The table is walked from the app's url_map: an endpoint added without a row here (or without a rule
-in ``pneumoscan.api.auth.RULES``) fails this test.
+in ``pneumoscan.api.access.RULES``) fails this test.
 """
 
 from __future__ import annotations
@@ -121,10 +121,10 @@ def example(endpoint: str, method: str, ids: dict) -> tuple[str, dict]:
 
 def test_every_endpoint_of_the_app_has_a_rule_and_a_row_here(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    from pneumoscan.api.auth import RULES
+    from pneumoscan.api.access import RULES
 
     assert endpoints - set(EXPECTED) == set(), "add the new endpoint to EXPECTED (and to auth.RULES)"
-    assert endpoints - set(RULES) == set(), "add the new endpoint to pneumoscan.api.auth.RULES"
+    assert endpoints - set(RULES) == set(), "add the new endpoint to pneumoscan.api.access.RULES"
     for endpoint, rule in EXPECTED.items():
         assert RULES[endpoint].replace("predict", "public") == rule, endpoint
 
@@ -144,7 +144,8 @@ def _cases():
 @pytest.fixture()
 def seeded(app):
     """Two patients (one with a study) and a clinician with an API token; returns the ids."""
-    from pneumoscan.api.accounts import ApiToken, find_user
+    from pneumoscan.api.accounts import find_user
+    from pneumoscan.api.orm import ApiToken
 
     from .auth_helpers import make_user
 

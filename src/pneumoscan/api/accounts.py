@@ -1,11 +1,11 @@
-"""Accounts: users, server-side sign-in sessions, API tokens, the audit log and sign-in attempts.
+"""Accounts: users, server-side sign-in sessions, API tokens and the first admin (the rows are in ``orm``).
 
 Passwords are hashed with scrypt (memory-hard; Python's ``hashlib.scrypt`` over OpenSSL), each with
 its own random salt; they are never stored, logged or returned. Session ids and API tokens are
 random 256-bit strings that the server only keeps as SHA-256 digests, so a copy of the database
 does not let anyone sign in.
 
-Used by the API (``pneumoscan.api.auth``) and by ``pneumoscan users ...`` alike.
+Used by the API (``pneumoscan.api.access``), ``pneumoscan serve`` and ``pneumoscan users ...`` alike.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import logging
 import re
 import secrets
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from pneumoscan.api.storage import Base, utcnow
+from pneumoscan.api.orm import ApiToken, AuditEntry, AuthSession, LoginAttempt, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,86 +44,6 @@ _ZXCVBN_MAX = 72
 
 class AccountError(ValueError):
     """A user-management request that cannot be done; the message says why and what to do."""
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class AuthSession(Base):
-    """A signed-in browser: the cookie holds the id, the table holds its SHA-256 and the CSRF token."""
-
-    __tablename__ = "auth_sessions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class ApiToken(Base):
-    """A personal API token for scripts (``Authorization: Bearer psk_...``); shown once, stored hashed."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class AuditEntry(Base):
-    """One row per action on patient data or accounts; rows are only ever added (the database refuses
-    UPDATE and DELETE on this table)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    object_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    outcome: Mapped[str] = mapped_column(String(16), default="success")
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
-
-
-class LoginAttempt(Base):
-    """Every sign-in attempt (for the per-address throttle); never holds a password."""
-
-    __tablename__ = "login_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    success: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -360,12 +280,6 @@ def create_token(session: Session, user: User, name: str,
     return token, raw
 
 
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def ensure_first_admin(db) -> str | None:
     """When the database has no user, create ``admin`` with a random password and return the password.
 
@@ -376,7 +290,11 @@ def ensure_first_admin(db) -> str | None:
         if count_users(session):
             return None
         user, password = create_user(session, "admin", "admin")
-        session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action="create", object_type="user",
-                               object_id=user.id, outcome="success", client_address="cli",
-                               detail="first admin, created at start-up"))
+        audit_cli(session, "create", user, "first admin, created at start-up")
     return password
+
+
+def audit_cli(session: Session, action: str, user: User, detail: str | None = None) -> None:
+    """Record an account change made from the shell (``pneumoscan serve`` or ``pneumoscan users``)."""
+    session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action=action, object_type="user",
+                           object_id=user.id, outcome="success", client_address="cli", detail=detail))

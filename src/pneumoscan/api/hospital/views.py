@@ -22,17 +22,16 @@ from pydicom.errors import InvalidDicomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_row, current_user
+from pneumoscan.api.access import audit_row, current_user
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.hospital import dicom_out
 from pneumoscan.api.hospital.fhir import fhir_bundle
 from pneumoscan.api.hospital.inbound import receive_instance
-from pneumoscan.api.hospital.models import DicomSend
 from pneumoscan.api.hospital.results import report_pdf_bytes, result_object, result_source
 from pneumoscan.api.hospital.sender import hospital_settings, send_status
+from pneumoscan.api.orm import DicomSend, Study, utcnow
 from pneumoscan.api.serialize import study_json
-from pneumoscan.api.storage import Study, utcnow
+from pneumoscan.api.services import services
 
 log = logging.getLogger(__name__)
 

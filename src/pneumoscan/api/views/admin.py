@@ -8,21 +8,13 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 
-from pneumoscan.api.accounts import (
-    AccountError,
-    ApiToken,
-    AuditEntry,
-    User,
-    create_user,
-    find_user,
-    set_disabled,
-    set_password,
-)
+from pneumoscan.api.access import audit_row, write_audit
+from pneumoscan.api.accounts import AccountError, create_user, find_user, set_disabled, set_password
 from pneumoscan.api.accounts import unlock as unlock_account
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_row, write_audit
 from pneumoscan.api.errors import ApiError
-from pneumoscan.api.storage import iso, utcnow
+from pneumoscan.api.orm import ApiToken, AuditEntry, User, utcnow
+from pneumoscan.api.services import services
+from pneumoscan.api.storage import iso
 from pneumoscan.api.uploads import int_arg, json_body
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.auth import token_json, user_json

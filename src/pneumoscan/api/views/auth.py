@@ -14,21 +14,7 @@ from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 
 from pneumoscan.api import throttle
-from pneumoscan.api.accounts import (
-    MAX_PASSWORD,
-    TOKEN_DAYS,
-    AccountError,
-    ApiToken,
-    AuthSession,
-    LoginAttempt,
-    User,
-    as_utc,
-    create_token,
-    find_user,
-    verify_password,
-)
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import (
+from pneumoscan.api.access import (
     audit_row,
     clear_session_cookies,
     client_address,
@@ -36,8 +22,11 @@ from pneumoscan.api.auth import (
     set_session_cookies,
     write_audit,
 )
+from pneumoscan.api.accounts import MAX_PASSWORD, TOKEN_DAYS, AccountError, create_token, find_user, verify_password
 from pneumoscan.api.errors import ApiError, error_response
-from pneumoscan.api.storage import iso, utcnow
+from pneumoscan.api.orm import ApiToken, AuthSession, LoginAttempt, User, as_utc, utcnow
+from pneumoscan.api.services import services
+from pneumoscan.api.storage import iso
 from pneumoscan.api.uploads import json_body
 
 log = logging.getLogger(__name__)

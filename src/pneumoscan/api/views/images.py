@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.services import services
 from pneumoscan.api.uploads import age_field, decode_upload, flag, png_data_url, preview_data_url, read_upload
 from pneumoscan.serving.refusal import NotChestXrayError, Refusal
 

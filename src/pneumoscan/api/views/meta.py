@@ -7,9 +7,9 @@ import re
 from flask import Blueprint, jsonify, send_file
 from sqlalchemy import text
 
-from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.openapi import openapi_document
+from pneumoscan.api.services import services
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from pneumoscan.api.app import services
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.orm import Patient, Study
 from pneumoscan.api.serialize import patient_json
-from pneumoscan.api.storage import Patient, Study
+from pneumoscan.api.services import services
 from pneumoscan.api.uploads import int_arg, json_body
 
 bp = Blueprint("patients", __name__, url_prefix="/api/patients")
