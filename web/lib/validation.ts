@@ -86,7 +86,9 @@ export function patientLimits(document: OpenApiDocumentLike): PatientLimits {
   const properties = input.properties;
   const number = (value: unknown, where: string): number => {
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      throw new Error(`The OpenAPI document's PatientInput has no numeric ${where}; declare it on the API, then run make api-types.`);
+      throw new Error(
+        `The OpenAPI document's PatientInput has no numeric ${where}; declare it on the API, then run make api-types.`,
+      );
     }
     return value;
   };

@@ -93,7 +93,9 @@ describe("validatePatientForm", () => {
   it("refuses the MRN characters the server's pattern refuses, naming them, and limits lengths", () => {
     expect(validatePatientForm({ ...VALID, mrn: "MRN-0042/b_1.2" }, TODAY).ok).toBe(true);
     expect(validatePatientForm({ ...VALID, mrn: "Müller 12" }, TODAY).ok).toBe(true);
-    expect(validatePatientForm({ ...VALID, mrn: "12<A>#ü" }, TODAY).errors.mrn).toBe(MESSAGES.mrnChars(["<", ">", "#"]));
+    expect(validatePatientForm({ ...VALID, mrn: "12<A>#ü" }, TODAY).errors.mrn).toBe(
+      MESSAGES.mrnChars(["<", ">", "#"]),
+    );
     expect(MESSAGES.mrnChars(["<", ">", "#"])).toBe(
       "Remove “<”, “>”, “#” from the patient ID: the server does not accept them.",
     );
