@@ -1,7 +1,8 @@
 /**
- * TypeScript mirrors of the JSON shapes in docs/api.md, with the zod schemas that check the
- * server's answers at the edge (lib/api.ts). The schemas are lenient where the contract leaves
- * room (nullable optional fields, unknown extra keys), strict where the UI depends on a field.
+ * The zod schemas that check the server's answers at the edge (lib/api.ts), each tied to the type the
+ * API's OpenAPI document declares (lib/generated/api.d.ts) by `SchemasFitTheApi` at the end, so that
+ * drift fails tsc. The schemas are lenient where the contract leaves room (nullable optional fields,
+ * unknown extra keys), strict where the UI depends on a field. Request bodies are the generated types.
  */
 import { z } from "./zod";
 import type { ApiSchemas, Fits, FitsApi } from "./api-schema";
