@@ -11,6 +11,10 @@ from typing import Any
 from pneumoscan import __version__
 
 _NULLABLE_STR = {"type": ["string", "null"]}
+MRN_PATTERN = r"""^[^\x00-\x1F\x7F-\x9F!"#$%&'()*+,:;<=>?@\[\\\]^`{|}~]+$"""
+"""The MRN character rule: letters and digits of any script, spaces and ``. - _ /``; no control
+characters and no other ASCII symbol. Written so that Python's ``re`` and ECMA-262 (the ``u`` flag,
+as the web form compiles it) read it the same way."""
 
 
 def _ref(name: str) -> dict:
@@ -209,9 +213,12 @@ def _schemas() -> dict[str, Any]:
         "PatientInput": {
             "type": "object",
             "additionalProperties": False,
+            "x-age-birth-date-tolerance-years": 1,
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                "mrn": {"type": "string", "minLength": 1, "maxLength": 64},
+                "mrn": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": MRN_PATTERN,
+                        "description": "letters and digits of any script, spaces and . - _ / (no control "
+                        "characters, no other ASCII symbol)"},
                 "sex": {"enum": ["female", "male", "other", "unknown"]},
                 "birth_date": {"type": ["string", "null"], "format": "date"},
                 "age_years": {"type": ["integer", "null"], "minimum": 0, "maximum": 130},
