@@ -17,6 +17,7 @@ import hmac
 import logging
 import re
 import secrets
+from typing import ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -43,7 +44,24 @@ _ZXCVBN_MAX = 72
 
 
 class AccountError(ValueError):
-    """A user-management request that cannot be done; the message says why and what to do."""
+    """A user-management request that cannot be done; the message says why and what to do.
+
+    ``code`` names the rule that refused it (stable: callers branch on it, never on the message),
+    ``status`` is the HTTP status the API answers with, and ``field`` the request field at fault.
+    """
+
+    STATUS: ClassVar[dict[str, int]] = {"invalid": 400, "username_taken": 409, "last_admin": 409}
+
+    def __init__(self, message: str, code: str = "invalid", field: str | None = None):
+        if code not in self.STATUS:
+            raise ValueError(f"Unknown AccountError code {code!r}; use one of {', '.join(self.STATUS)}.")
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+    @property
+    def status(self) -> int:
+        return self.STATUS[self.code]
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -112,14 +130,14 @@ def check_username(username: object) -> str:
     if not isinstance(username, str) or not USERNAME.match(username.strip().lower()):
         raise AccountError(
             "A username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit."
+            "letter or digit.", field="username"
         )
     return username.strip().lower()
 
 
 def check_role(role: object) -> str:
     if role not in ROLES:
-        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.", field="role")
     return str(role)
 
 
@@ -153,11 +171,11 @@ def check_password(password: object, username: str | None = None) -> str:
         AccountError: the problem, and how to choose a better one.
     """
     if not isinstance(password, str):
-        raise AccountError("A password must be a string; leave it out to have one generated.")
+        raise AccountError("A password must be a string; leave it out to have one generated.", field="password")
     problem = password_problem(password, username)
     if problem is not None:
         raise AccountError(f"{problem} Choose a passphrase of several unrelated words (at least {MIN_PASSWORD} "
-                           "characters), or leave it out to have one generated.")
+                           "characters), or leave it out to have one generated.", field="password")
     return password
 
 
@@ -169,15 +187,16 @@ def create_user(session: Session, username: str, role: str, password: str | None
     """Add a user; returns the user and the generated password (None when one was given).
 
     Raises:
-        AccountError: bad username, role or password, or the username is taken.
+        AccountError: bad username, role or password (``invalid``), or the username is taken
+            (``username_taken``).
     """
     username, role = check_username(username), check_role(role)
+    if find_user(session, username) is not None:
+        raise AccountError(f"The username {username!r} is taken; choose another one.", "username_taken", "username")
     generated = None
     if password is None:
         password = generated = generate_password()
     check_password(password, username)
-    if find_user(session, username) is not None:
-        raise AccountError(f"The username {username!r} is taken; choose another one.")
     user = User(username=username, role=role, password_hash=hash_password(password), disabled=False,
                 failed_logins=0)
     session.add(user)
@@ -223,15 +242,40 @@ def set_disabled(session: Session, user: User, disabled: bool) -> None:
     Re-enabling brings nothing back: the user signs in again and makes new tokens.
 
     Raises:
-        AccountError: it would leave no enabled admin.
+        AccountError: ``last_admin``: it would leave no enabled admin.
     """
-    if disabled and user.role == "admin" and not user.disabled and count_admins(session) <= 1:
-        raise AccountError("This is the only enabled admin; create or enable another admin first.")
+    if disabled:
+        keep_an_admin(session, user)
     user.disabled = disabled
     if disabled:
         end_sessions(session, user.id)
         revoke_tokens(session, user.id)
     log.info("user id=%s %s", user.id, "disabled" if disabled else "enabled")
+
+
+def set_role(session: Session, user: User, role: object) -> str:
+    """Give ``user`` the role ``role``; returns it.
+
+    Raises:
+        AccountError: an unknown role (``invalid``), or ``last_admin``: it would leave no enabled admin.
+    """
+    role = check_role(role)
+    if role != user.role:
+        keep_an_admin(session, user)
+        user.role = role
+        log.info("user id=%s is now %s", user.id, role)
+    return role
+
+
+def keep_an_admin(session: Session, user: User) -> None:
+    """The last-admin rule: ``user`` may not be demoted or disabled while no other admin is enabled.
+
+    Raises:
+        AccountError: ``last_admin`` (the API answers 409).
+    """
+    if user.role == "admin" and not user.disabled and count_admins(session) <= 1:
+        raise AccountError("This is the only enabled admin; create, enable or promote another admin first.",
+                           "last_admin")
 
 
 def unlock(session: Session, user: User) -> int:
@@ -266,11 +310,12 @@ def create_token(session: Session, user: User, name: str,
         AccountError: a bad name or lifetime (the message names the field).
     """
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').")
+        raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').",
+                           field="name")
     if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
             or not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
         raise AccountError(f"'expires_in_days' must be a whole number of days from 1 to {MAX_TOKEN_DAYS} "
-                           f"(default {TOKEN_DAYS}).")
+                           f"(default {TOKEN_DAYS}).", field="expires_in_days")
     raw, hashed = new_secret(TOKEN_PREFIX)
     token = ApiToken(user_id=user.id, name=name.strip(), token_hash=hashed, prefix=raw[:10],
                      expires_at=utcnow() + dt.timedelta(days=expires_in_days))

@@ -160,8 +160,7 @@ def create_api_token():
         try:
             token, raw = create_token(session, user, body.get("name"), body.get("expires_in_days", TOKEN_DAYS))
         except AccountError as exc:
-            field = "expires_in_days" if "expires_in_days" in str(exc) else "name"
-            raise ApiError(400, "invalid_field", str(exc), field=field) from None
+            raise ApiError(exc.status, "invalid_field", str(exc), field=exc.field) from None
         session.add(audit_row("create", object_type="api_token", object_id=token.id, status=201))
         out = {**token_json(token), "token": raw}
     g.audit_done = True
