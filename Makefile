@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 WEB_STAMP := web/out/index.html
 
-.PHONY: venv test lint run web bench train-default clean
+.PHONY: venv test lint run web api-types bench train-default clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,12 @@ web: $(WEB_STAMP)
 
 $(WEB_STAMP): $(shell find web -path web/node_modules -prune -o -path web/out -prune -o -path web/.next -prune -o -type f -print 2>/dev/null)
 	cd web && npm ci --no-audit --no-fund && npm run build
+
+# The web app's API types: the OpenAPI document the API serves, then openapi-typescript on it.
+# Run after changing an endpoint's schemas; commit both files (tests fail while they are stale).
+api-types: venv
+	$(VENV)/bin/pneumoscan openapi --out web/lib/generated/openapi.json
+	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run gen:api
 
 run: venv
 	@if [ -f web/package.json ]; then $(MAKE) web; fi

@@ -1,4 +1,4 @@
-"""``pneumoscan data|train|evaluate|predict|export|serve|validate|calibrate``: the command line.
+"""``pneumoscan data|train|evaluate|predict|export|serve|openapi|validate|calibrate``: the command line.
 
 Errors that a user can fix (bad data, bad settings, missing weights) print one clear message and
 exit with status 2, never a stack trace.
@@ -151,6 +151,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(args.run_dir, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
                  supervise=not args.no_supervise, listen_fd=args.listen_fd)
+
+
+def openapi_text(run_dir: Path) -> str:
+    """The API's OpenAPI document as the server serves it, as indented JSON text (no server started).
+
+    The app is built on ``run_dir``'s model with a throw-away data folder and SQLite database, so
+    that no setting of this machine (``DATABASE_URL``, ``PNEUMOSCAN_*``) reaches the document.
+    """
+    import tempfile
+
+    from flask import url_for
+
+    from pneumoscan.api import create_app
+
+    with tempfile.TemporaryDirectory(prefix="pneumoscan-openapi-") as tmp:
+        data_dir = Path(tmp) / "data"
+        app = create_app({"TESTING": True, "RUN_DIR": run_dir, "DATA_DIR": data_dir, "WEB_DIR": Path(tmp) / "no-web",
+                          "DATABASE_URL": f"sqlite:///{data_dir / 'openapi.db'}"})
+        with app.test_request_context():
+            url = url_for("meta.openapi")
+        response = app.test_client().get(url)
+        if response.status_code != 200:
+            raise ValueError(f"GET {url} answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
+        document = response.get_json()
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (the web app's types are generated from it: ``make api-types``)."""
+    text = openapi_text(args.run_dir)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    log.info("OpenAPI document written to %s", args.out)
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -395,6 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run gunicorn in this process (no restart when its master dies; systemd restarts it)")
     sv.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # the supervisor's socket
     sv.set_defaults(func=cmd_serve)
+
+    oa = sub.add_parser("openapi", help="write the API's OpenAPI document without starting a server")
+    oa.add_argument("run_dir", type=Path, nargs="?", default=Path("runs/default"),
+                    help="a run folder to build the app on (default runs/default; the document does not depend on it)")
+    oa.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    oa.set_defaults(func=cmd_openapi)
 
     add_site_parsers(sub)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pneumoscan.api.accounts import ROLES
+from pneumoscan.api.accounts import ROLES, audit_cli
 
 
 def _database():
@@ -24,14 +24,6 @@ def _database():
     db = Database(settings.database_url)
     db.upgrade(lock_dir=settings.data_dir)
     return db
-
-
-def _audit(session, action: str, user, detail: str | None = None) -> None:
-    from pneumoscan.api.accounts import AuditEntry
-    from pneumoscan.api.storage import utcnow
-
-    session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action=action, object_type="user",
-                           object_id=user.id, outcome="success", client_address="cli", detail=detail))
 
 
 def _user_or_fail(session, username: str):
@@ -58,7 +50,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     db = _database()
     with db.session() as session:
         user, generated = create_user(session, args.username, args.role, _read_password(args))
-        _audit(session, "create", user, f"role {user.role}")
+        audit_cli(session, "create", user, f"role {user.role}")
     print(f"created {user.role} {user.username!r} (id {user.id})")
     if generated:
         print(f"password (shown once): {generated}")
@@ -68,8 +60,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from pneumoscan.api.accounts import User, as_utc
-    from pneumoscan.api.storage import utcnow
+    from pneumoscan.api.orm import User, as_utc, utcnow
 
     db = _database()
     with db.session() as session:
@@ -91,7 +82,7 @@ def cmd_disable(args: argparse.Namespace, disabled: bool = True) -> int:
     with db.session() as session:
         user = _user_or_fail(session, args.username)
         set_disabled(session, user, disabled)
-        _audit(session, "disable" if disabled else "enable", user)
+        audit_cli(session, "disable" if disabled else "enable", user)
     print(f"{args.username}: {'disabled (signed out everywhere)' if disabled else 'enabled'}")
     return 0
 
@@ -103,7 +94,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     with db.session() as session:
         user = _user_or_fail(session, args.username)
         generated = set_password(session, user, _read_password(args))
-        _audit(session, "reset_password", user)
+        audit_cli(session, "reset_password", user)
     print(f"{args.username}: password changed; every session of this user has ended")
     if generated:
         print(f"new password (shown once): {generated}")
@@ -117,7 +108,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     with db.session() as session:
         user = _user_or_fail(session, args.username)
         unlock(session, user)
-        _audit(session, "unlock", user)
+        audit_cli(session, "unlock", user)
     print(f"{args.username}: unlocked")
     return 0
 
@@ -129,7 +120,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     with db.session() as session:
         user = _user_or_fail(session, args.username)
         token, raw = create_token(session, user, args.name)
-        _audit(session, "create_token", user, f"token {token.id}")
+        audit_cli(session, "create_token", user, f"token {token.id}")
     print(raw)
     print(f"API token {token.id} for {args.username} (shown once; send it as 'Authorization: Bearer <token>')",
           file=sys.stderr)

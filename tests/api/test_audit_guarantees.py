@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from pneumoscan.api import create_app
-from pneumoscan.api.accounts import ApiToken, AuditEntry
-from pneumoscan.api.audit import SPOOL_NAME, AuditRollup
+from pneumoscan.api.audit import SPOOL_NAME
+from pneumoscan.api.orm import ApiToken, AuditEntry, AuditRollup
 
 from .api_helpers import upload
 from .auth_helpers import bearer_client

@@ -9,8 +9,7 @@ import logging
 import pytest
 from sqlalchemy import func, select, text
 
-from pneumoscan.api.accounts import AuditEntry
-from pneumoscan.api.audit import AuditRollup
+from pneumoscan.api.orm import AuditEntry, AuditRollup
 
 from .api_helpers import png_bytes, xray
 from .auth_helpers import PASSWORD, bearer_client, make_user, session_client

@@ -155,7 +155,8 @@ def _cases():
 @pytest.fixture()
 def seeded(app):
     """Two patients (one with a study) and a clinician with an API token; returns the ids."""
-    from pneumoscan.api.accounts import ApiToken, find_user
+    from pneumoscan.api.accounts import find_user
+    from pneumoscan.api.orm import ApiToken
 
     from .auth_helpers import make_user
 

@@ -171,7 +171,7 @@ def test_the_shipped_model_refuses_an_adult_over_dicom_and_answers_a_child(tmp_p
 
 
 def test_serve_starts_no_dicom_process_unless_asked_and_refuses_bad_settings_before_starting(monkeypatch):
-    from pneumoscan.api.hospital.process import start_hospital_process
+    from pneumoscan.api.dicom_process import start_hospital_process
 
     for name in ("PNEUMOSCAN_DICOM_PORT", "PNEUMOSCAN_DICOM_DESTINATION", "PNEUMOSCAN_DICOM_ALLOWED_AETS"):
         monkeypatch.delenv(name, raising=False)

@@ -12,9 +12,8 @@ from pynetdicom import AE, AllStoragePresentationContexts, evt
 
 from dicom_files import dicom_bytes
 from pneumoscan.api import create_app
-from pneumoscan.api.hospital.models import DicomSend
 from pneumoscan.api.hospital.sender import hospital_settings, send_due
-from pneumoscan.api.storage import utcnow
+from pneumoscan.api.orm import DicomSend, utcnow
 
 from .api_helpers import upload
 from .auth_helpers import bearer_client

@@ -148,7 +148,7 @@ def test_a_client_request_id_is_not_echoed_or_stored(app, client, caplog):
                                headers={"X-Request-ID": "evil-id-from-client"})
     ours = response.headers["X-Request-ID"]
     assert ours != "evil-id-from-client" and len(ours) == 16
-    from pneumoscan.api.accounts import AuditEntry
+    from pneumoscan.api.orm import AuditEntry
 
     with app.extensions["pneumoscan"].db.session() as session:
         ids = {row.request_id for row in session.query(AuditEntry)}

@@ -128,15 +128,17 @@ def test_delete_works_for_a_patient_without_studies_and_is_refused_otherwise(cli
     assert client.get(f"/api/patients/{pid}").get_json()["studies"][0]["patient_id"] == pid
 
 
-@pytest.mark.parametrize("mrn", ["MRN 12/3", "A.b_c:1-2", "7"])
-def test_mrns_of_letters_digits_and_separators_are_accepted(client, mrn):
+@pytest.mark.parametrize("mrn", ["MRN 12/3", "A.b_c-2", "Zoë-1", "病歴123", "7"])
+def test_mrns_of_letters_digits_spaces_and_dot_dash_underscore_slash_are_accepted(client, mrn):
     assert client.post("/api/patients", json={"name": "A", "mrn": mrn}).status_code == 201
 
 
-@pytest.mark.parametrize("mrn", ["-M1", "M1;DROP", "MRN\\1", "Zoë-1", "M1\t2"])
-def test_an_mrn_with_other_characters_is_400_naming_the_rule(client, mrn):
+@pytest.mark.parametrize(("mrn", "named"), [("M1;DROP", "';'"), ("MRN\\1", "'\\\\'"), ("M1\t2", "'\\t'"),
+                                            ("A:1<2>", "':', '<', '>'")])
+def test_an_mrn_with_other_characters_is_400_naming_them_and_the_rule(client, mrn, named):
     error = assert_error(client.post("/api/patients", json={"name": "A", "mrn": mrn}), 400, "invalid_field")
-    assert error["field"] == "mrn" and "letters, digits" in error["message"]
+    assert error["field"] == "mrn" and f"({named})" in error["message"]
+    assert "letters and digits of any script" in error["message"]
     assert client.get("/api/patients").get_json()["total"] == 0
 
 
@@ -149,10 +151,3 @@ def test_patch_may_leave_out_name_and_mrn_but_not_blank_them(client, field):
         assert error["field"] == field
     assert client.get(f"/api/patients/{pid}").get_json()[field] in ("A", "P-1")
 
-
-def test_the_age_and_birth_date_tolerance_is_one_year(client):
-    born = dt.date.today().replace(year=dt.date.today().year - 40) - dt.timedelta(days=1)
-    for age, status in ((41, 201), (39, 201), (42, 400), (38, 400)):
-        response = client.post("/api/patients", json={"name": "A", "mrn": f"T-{age}", "birth_date": born.isoformat(),
-                                                      "age_years": age})
-        assert response.status_code == status, (age, response.get_json())

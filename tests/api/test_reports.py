@@ -11,7 +11,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from pneumoscan.api.reports import FONT_ROOT, NOTICE, render_pdf
+from pneumoscan.api.report_documents import FONT_ROOT, NOTICE, render_pdf
 
 from .api_helpers import upload
 
@@ -98,7 +98,7 @@ def test_without_unicode_fonts_the_pdf_falls_back_to_latin_1_and_says_so(client,
     sid = _study_with_patient(client, xray_png)
     report = client.get(f"/api/reports/{sid}").get_json()
     report["patient"]["name"] = "王小明"
-    with caplog.at_level(logging.WARNING, logger="pneumoscan.api.reports"):
+    with caplog.at_level(logging.WARNING, logger="pneumoscan.api.report_documents"):
         pdf = render_pdf(report, None, None, font_root=tmp_path / "no-fonts")
     text = _pdf_text(pdf)
     assert "Name ???" in text and "MRN-77" in text and "supports and does not replace" in " ".join(text.split())

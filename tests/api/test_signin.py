@@ -10,7 +10,8 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from pneumoscan.api.accounts import ApiToken, LoginAttempt, find_user
+from pneumoscan.api.accounts import find_user
+from pneumoscan.api.orm import ApiToken, LoginAttempt
 
 from .auth_helpers import PASSWORD, bearer_client, make_user, token_for
 

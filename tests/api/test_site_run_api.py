@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from pneumoscan.api import create_app
-from pneumoscan.api.reports import render_pdf
+from pneumoscan.api.report_documents import render_pdf
 from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.serving.predictor import Predictor
 

@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from pneumoscan.api.storage import Base, Database, downgrade_database, upgrade_database
+from pneumoscan.api.orm import Base
+from pneumoscan.api.storage import Database, downgrade_database, upgrade_database
 
 
 def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(tmp_path):

@@ -14,7 +14,8 @@ import threading
 from sqlalchemy import create_engine, func, select
 
 from pneumoscan.api import create_app
-from pneumoscan.api.storage import Report, Study, downgrade_database, upgrade_database
+from pneumoscan.api.orm import Report, Study
+from pneumoscan.api.storage import downgrade_database, upgrade_database
 
 from .api_helpers import upload
 from .auth_helpers import token_for

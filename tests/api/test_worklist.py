@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dicom_files import dicom_bytes
-from pneumoscan.api.auth import audit_row
+from pneumoscan.api.access import audit_row
 from pneumoscan.api.hospital.inbound import receive_instance
 
 from .api_helpers import upload

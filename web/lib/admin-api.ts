@@ -4,12 +4,14 @@
  * ApiErrors with the server's own message) and lib/definitions.ts's schemas.
  */
 import { getMe, isUnauthorized, jsonInit, request } from "./api";
+import type { RequestBody } from "./api-schema";
 import {
   auditPageSchema,
   userListSchema,
   userSchema,
   userWithPasswordSchema,
   type AuditPage,
+  type Role,
   type User,
   type UserWithPassword,
 } from "./definitions";
@@ -20,13 +22,18 @@ export function listUsers(signal?: AbortSignal): Promise<User[]> {
   return request("/api/admin/users", userListSchema, WHAT, { signal }).then((r) => r.items);
 }
 
-export function createUser(username: string, role: string, password?: string): Promise<UserWithPassword> {
-  const body = password ? { username, role, password } : { username, role };
+export function createUser(username: string, role: Role, password?: string): Promise<UserWithPassword> {
+  const body: RequestBody<"createUser"> = password ? { username, role, password } : { username, role };
   return request("/api/admin/users", userWithPasswordSchema, WHAT, jsonInit("POST", body));
 }
 
 export function setDisabled(id: number, disabled: boolean): Promise<User> {
-  return request(`/api/admin/users/${id}`, userSchema, WHAT, jsonInit("PATCH", { disabled }));
+  return request(
+    `/api/admin/users/${id}`,
+    userSchema,
+    WHAT,
+    jsonInit("PATCH", { disabled } satisfies RequestBody<"updateUser">),
+  );
 }
 
 export function resetPassword(id: number): Promise<UserWithPassword> {

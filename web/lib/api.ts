@@ -4,6 +4,7 @@
  * (shown verbatim by the UI), or plain words when the server could not be reached.
  */
 import { z } from "./zod";
+import type { RequestBody } from "./api-schema";
 import {
   apiErrorBodySchema,
   healthSchema,
@@ -142,7 +143,7 @@ export function errorFromBody(status: number, statusText: string, bodyText: stri
       message: e.message,
       status: e.status || status,
       code: e.code,
-      reason: e.reason ?? env.data.reason ?? null,
+      reason: e.reason ?? null,
       field: e.field ?? null,
       patientId: e.patient_id ?? null,
       detail:
@@ -220,7 +221,7 @@ export async function login(username: string, password: string): Promise<LoginRe
     "/api/auth/login",
     loginResultSchema,
     "signing in",
-    jsonInit("POST", { username, password }),
+    jsonInit("POST", { username, password } satisfies RequestBody<"login">),
   );
   rememberCsrfToken(result.csrf_token);
   return result;
@@ -256,7 +257,12 @@ export function inspectImage(file: File, signal?: AbortSignal): Promise<InspectR
 }
 
 export function createPatient(body: PatientCreate): Promise<Patient> {
-  return request("/api/patients", patientSchema, "the new patient", jsonInit("POST", body));
+  return request(
+    "/api/patients",
+    patientSchema,
+    "the new patient",
+    jsonInit("POST", body satisfies RequestBody<"createPatient">),
+  );
 }
 
 export function listPatients(

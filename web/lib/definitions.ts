@@ -1,25 +1,27 @@
 /**
- * TypeScript mirrors of the JSON shapes in docs/api.md, with the zod schemas that check the
- * server's answers at the edge (lib/api.ts). The schemas are lenient where the contract leaves
- * room (nullable optional fields, unknown extra keys), strict where the UI depends on a field.
+ * The zod schemas that check the server's answers at the edge (lib/api.ts), each tied to the type the
+ * API's OpenAPI document declares (lib/generated/api.d.ts) by `SchemasFitTheApi` at the end, so that
+ * drift fails tsc. The schemas are lenient where the contract leaves room (nullable optional fields,
+ * unknown extra keys), strict where the UI depends on a field. Request bodies are the generated types.
  */
 import { z } from "./zod";
+import type { ApiSchemas, Fits, FitsApi } from "./api-schema";
 
 /* ------------------------------------------------------------------ errors */
 
-export const apiErrorBodySchema = z.object({
-  error: z.looseObject({
-    status: z.number().int(),
-    code: z.string(),
-    message: z.string(),
-    reason: z.string().nullish(),
-    field: z.string().nullish(),
-    patient_id: z.number().int().nullish(),
-    /** 422 refusals: the measures behind the decision (e.g. age_years, age_min_years, age_max_years). */
-    detail: z.unknown().optional(),
-  }),
+/** The `error` object of every error answer. */
+export const apiErrorSchema = z.looseObject({
+  status: z.number().int(),
+  code: z.string(),
+  message: z.string(),
   reason: z.string().nullish(),
+  field: z.string().nullish(),
+  /** duplicate_mrn: the patient who already has the MRN. */
+  patient_id: z.number().int().nullish(),
+  /** 422 refusals: the measures behind the decision (e.g. age_years, age_min_years, age_max_years). */
+  detail: z.unknown().optional(),
 });
+export const apiErrorBodySchema = z.object({ error: apiErrorSchema });
 export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
 
 /** Error codes named by the contract (others may appear; treat them as strings). */
@@ -69,7 +71,8 @@ export const classNameSchema = z.enum(["NORMAL", "PNEUMONIA"]);
 export type ClassName = z.infer<typeof classNameSchema>;
 
 export const metricSchema = z.looseObject({
-  value: z.number(),
+  /** Null when the measure is undefined (e.g. no positive case to measure sensitivity on). */
+  value: z.number().nullish(),
   ci_low: z.number().nullish(),
   ci_high: z.number().nullish(),
 });
@@ -215,16 +218,8 @@ export const patientSchema = z.looseObject({
 });
 export type Patient = z.infer<typeof patientSchema>;
 
-/** Body of POST /api/patients. */
-export interface PatientCreate {
-  name: string;
-  mrn: string;
-  sex?: Sex;
-  birth_date?: string;
-  age_years?: number;
-  referring_doctor?: string;
-  notes?: string;
-}
+/** Body of POST /api/patients: the API's PatientInput, with name and MRN required. */
+export type PatientCreate = ApiSchemas["PatientInput"] & Required<Pick<ApiSchemas["PatientInput"], "name" | "mrn">>;
 
 export const patientPageSchema = z.looseObject({
   items: z.array(patientSchema),
@@ -294,6 +289,7 @@ export type Report = z.infer<typeof reportSchema>;
 /* ------------------------------------------------------------------ accounts */
 
 export const ROLES = ["clinician", "admin"] as const;
+export type Role = (typeof ROLES)[number];
 
 export const userSchema = z.looseObject({
   id: z.number().int(),
@@ -355,3 +351,32 @@ export const auditPageSchema = z.looseObject({
   per_page: z.number().int(),
 });
 export type AuditPage = z.infer<typeof auditPageSchema>;
+
+/* ------------------------------------------------------------------ the API's declared types */
+
+/**
+ * `tsc` fails here when the API's OpenAPI document (lib/generated/api.d.ts) and these schemas drift
+ * apart (see FitsApi). A field named as the third argument is sent by the server but not yet declared.
+ */
+export type SchemasFitTheApi = [
+  Fits<FitsApi<ApiSchemas["Error"], typeof apiErrorBodySchema>>,
+  Fits<FitsApi<ApiSchemas["Error"]["error"], typeof apiErrorSchema, "patient_id" | "detail">>,
+  Fits<FitsApi<ApiSchemas["Health"], typeof healthSchema>>,
+  Fits<FitsApi<ApiSchemas["Metric"], typeof metricSchema>>,
+  Fits<FitsApi<ApiSchemas["ModelCard"], typeof modelCardSchema, "intended_population" | "population_check">>,
+  Fits<FitsApi<ApiSchemas["OperatingPoint"], typeof operatingPointSchema>>,
+  Fits<FitsApi<ApiSchemas["ValidationReport"], typeof validationReportSchema>>,
+  Fits<FitsApi<ApiSchemas["DicomTags"], typeof dicomTagsSchema>>,
+  Fits<FitsApi<ApiSchemas["Inspect"], typeof inspectResultSchema>>,
+  Fits<FitsApi<ApiSchemas["Patient"], typeof patientSchema>>,
+  Fits<FitsApi<ApiSchemas["Patient"], typeof patientWithStudiesSchema>>,
+  Fits<FitsApi<ApiSchemas["PatientPage"], typeof patientPageSchema>>,
+  Fits<FitsApi<ApiSchemas["StoredPrediction"], typeof predictionSchema>>,
+  Fits<FitsApi<ApiSchemas["Study"], typeof studySchema>>,
+  Fits<FitsApi<ApiSchemas["Report"], typeof reportSchema>>,
+  Fits<FitsApi<ApiSchemas["User"], typeof userSchema>>,
+  Fits<FitsApi<ApiSchemas["SignedIn"], typeof loginResultSchema>>,
+  Fits<FitsApi<ApiSchemas["Me"], typeof meSchema>>,
+  Fits<FitsApi<ApiSchemas["UserWithPassword"], typeof userWithPasswordSchema>>,
+  Fits<FitsApi<ApiSchemas["AuditEntry"], typeof auditEntrySchema>>,
+];

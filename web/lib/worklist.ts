@@ -5,21 +5,24 @@
 import { z } from "zod";
 import { request, uploadStudy, errorMessage } from "./api";
 import { studySchema, type Study } from "./definitions";
+import type { ApiSchemas, Fits, FitsApi } from "./api-schema";
 
 export const URGENCIES = ["above_threshold", "below_threshold", "refused"] as const;
 export type Urgency = (typeof URGENCIES)[number];
 
 export const worklistItemSchema = studySchema.extend({
   source: z.string().nullish(),
-  refusal: z.looseObject({ reason: z.string(), message: z.string().nullish() }).nullish(),
+  refusal: z.looseObject({ reason: z.string().nullish(), message: z.string().nullish() }).nullish(),
   read_at: z.string().nullish(),
   read_by: z.string().nullish(),
   urgency: z.enum(URGENCIES),
   margin: z.number().nullish(),
-  patient: z.looseObject({ id: z.number().int(), name: z.string(), mrn: z.string() }).nullish(),
+  patient: z
+    .looseObject({ id: z.number().int().nullish(), name: z.string().nullish(), mrn: z.string().nullish() })
+    .nullish(),
   dicom_send: z
     .looseObject({
-      status: z.enum(["pending", "sent"]),
+      status: z.enum(["pending", "sent"]).nullish(),
       destination: z.string().nullish(),
       attempts: z.number().int().nullish(),
       last_error: z.string().nullish(),
@@ -34,6 +37,12 @@ export const worklistSchema = z.looseObject({
   generated_at: z.string().nullish(),
 });
 export type Worklist = z.infer<typeof worklistSchema>;
+
+/** `tsc` fails here when the API's declared worklist and these schemas drift apart (lib/api-schema.ts). */
+export type WorklistFitsTheApi = [
+  Fits<FitsApi<ApiSchemas["Worklist"]["items"][number], typeof worklistItemSchema>>,
+  Fits<FitsApi<ApiSchemas["Worklist"], typeof worklistSchema>>,
+];
 
 export const RESULT_FILTERS = ["all", "pneumonia", "normal", "refused"] as const;
 export const READ_FILTERS = ["all", "unread", "read"] as const;

@@ -1,11 +1,11 @@
-"""Accounts: users, server-side sign-in sessions, API tokens, the audit log and sign-in attempts.
+"""Accounts: users, server-side sign-in sessions, API tokens and the first admin (the rows are in ``orm``).
 
 Passwords are hashed with scrypt (memory-hard; Python's ``hashlib.scrypt`` over OpenSSL), each with
 its own random salt; they are never stored, logged or returned. Session ids and API tokens are
 random 256-bit strings that the server only keeps as SHA-256 digests, so a copy of the database
 does not let anyone sign in.
 
-Used by the API (``pneumoscan.api.auth``) and by ``pneumoscan users ...`` alike.
+Used by the API (``pneumoscan.api.access``), ``pneumoscan serve`` and ``pneumoscan users ...`` alike.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import hmac
 import logging
 import re
 import secrets
+from typing import ClassVar
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from pneumoscan.api.storage import Base, utcnow
+from pneumoscan.api.orm import ApiToken, AuditEntry, AuthSession, LoginAttempt, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,87 +44,24 @@ _ZXCVBN_MAX = 72
 
 
 class AccountError(ValueError):
-    """A user-management request that cannot be done; the message says why and what to do."""
+    """A user-management request that cannot be done; the message says why and what to do.
 
+    ``code`` names the rule that refused it (stable: callers branch on it, never on the message),
+    ``status`` is the HTTP status the API answers with, and ``field`` the request field at fault.
+    """
 
-class User(Base):
-    __tablename__ = "users"
+    STATUS: ClassVar[dict[str, int]] = {"invalid": 400, "username_taken": 409, "last_admin": 409}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    def __init__(self, message: str, code: str = "invalid", field: str | None = None):
+        if code not in self.STATUS:
+            raise ValueError(f"Unknown AccountError code {code!r}; use one of {', '.join(self.STATUS)}.")
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
-
-class AuthSession(Base):
-    """A signed-in browser: the cookie holds the id, the table holds its SHA-256 and the CSRF token."""
-
-    __tablename__ = "auth_sessions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class ApiToken(Base):
-    """A personal API token for scripts (``Authorization: Bearer psk_...``); shown once, stored hashed."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class AuditEntry(Base):
-    """One row per action on patient data or accounts; rows are only ever added (the database refuses
-    UPDATE and DELETE on this table)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    object_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    outcome: Mapped[str] = mapped_column(String(16), default="success")
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
-
-
-class LoginAttempt(Base):
-    """Every sign-in attempt (for the per-address throttle); never holds a password."""
-
-    __tablename__ = "login_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    @property
+    def status(self) -> int:
+        return self.STATUS[self.code]
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -192,14 +130,14 @@ def check_username(username: object) -> str:
     if not isinstance(username, str) or not USERNAME.match(username.strip().lower()):
         raise AccountError(
             "A username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit."
+            "letter or digit.", field="username"
         )
     return username.strip().lower()
 
 
 def check_role(role: object) -> str:
     if role not in ROLES:
-        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+        raise AccountError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.", field="role")
     return str(role)
 
 
@@ -233,11 +171,11 @@ def check_password(password: object, username: str | None = None) -> str:
         AccountError: the problem, and how to choose a better one.
     """
     if not isinstance(password, str):
-        raise AccountError("A password must be a string; leave it out to have one generated.")
+        raise AccountError("A password must be a string; leave it out to have one generated.", field="password")
     problem = password_problem(password, username)
     if problem is not None:
         raise AccountError(f"{problem} Choose a passphrase of several unrelated words (at least {MIN_PASSWORD} "
-                           "characters), or leave it out to have one generated.")
+                           "characters), or leave it out to have one generated.", field="password")
     return password
 
 
@@ -249,15 +187,16 @@ def create_user(session: Session, username: str, role: str, password: str | None
     """Add a user; returns the user and the generated password (None when one was given).
 
     Raises:
-        AccountError: bad username, role or password, or the username is taken.
+        AccountError: bad username, role or password (``invalid``), or the username is taken
+            (``username_taken``).
     """
     username, role = check_username(username), check_role(role)
+    if find_user(session, username) is not None:
+        raise AccountError(f"The username {username!r} is taken; choose another one.", "username_taken", "username")
     generated = None
     if password is None:
         password = generated = generate_password()
     check_password(password, username)
-    if find_user(session, username) is not None:
-        raise AccountError(f"The username {username!r} is taken; choose another one.")
     user = User(username=username, role=role, password_hash=hash_password(password), disabled=False,
                 failed_logins=0)
     session.add(user)
@@ -303,15 +242,40 @@ def set_disabled(session: Session, user: User, disabled: bool) -> None:
     Re-enabling brings nothing back: the user signs in again and makes new tokens.
 
     Raises:
-        AccountError: it would leave no enabled admin.
+        AccountError: ``last_admin``: it would leave no enabled admin.
     """
-    if disabled and user.role == "admin" and not user.disabled and count_admins(session) <= 1:
-        raise AccountError("This is the only enabled admin; create or enable another admin first.")
+    if disabled:
+        keep_an_admin(session, user)
     user.disabled = disabled
     if disabled:
         end_sessions(session, user.id)
         revoke_tokens(session, user.id)
     log.info("user id=%s %s", user.id, "disabled" if disabled else "enabled")
+
+
+def set_role(session: Session, user: User, role: object) -> str:
+    """Give ``user`` the role ``role``; returns it.
+
+    Raises:
+        AccountError: an unknown role (``invalid``), or ``last_admin``: it would leave no enabled admin.
+    """
+    role = check_role(role)
+    if role != user.role:
+        keep_an_admin(session, user)
+        user.role = role
+        log.info("user id=%s is now %s", user.id, role)
+    return role
+
+
+def keep_an_admin(session: Session, user: User) -> None:
+    """The last-admin rule: ``user`` may not be demoted or disabled while no other admin is enabled.
+
+    Raises:
+        AccountError: ``last_admin`` (the API answers 409).
+    """
+    if user.role == "admin" and not user.disabled and count_admins(session) <= 1:
+        raise AccountError("This is the only enabled admin; create, enable or promote another admin first.",
+                           "last_admin")
 
 
 def unlock(session: Session, user: User) -> int:
@@ -346,11 +310,12 @@ def create_token(session: Session, user: User, name: str,
         AccountError: a bad name or lifetime (the message names the field).
     """
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').")
+        raise AccountError("A token needs a 'name' of 1-100 characters saying what uses it (e.g. 'nightly export').",
+                           field="name")
     if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
             or not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
         raise AccountError(f"'expires_in_days' must be a whole number of days from 1 to {MAX_TOKEN_DAYS} "
-                           f"(default {TOKEN_DAYS}).")
+                           f"(default {TOKEN_DAYS}).", field="expires_in_days")
     raw, hashed = new_secret(TOKEN_PREFIX)
     token = ApiToken(user_id=user.id, name=name.strip(), token_hash=hashed, prefix=raw[:10],
                      expires_at=utcnow() + dt.timedelta(days=expires_in_days))
@@ -358,12 +323,6 @@ def create_token(session: Session, user: User, name: str,
     session.flush()
     log.info("created API token id=%s for user id=%s", token.id, user.id)
     return token, raw
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def ensure_first_admin(db) -> str | None:
@@ -376,7 +335,11 @@ def ensure_first_admin(db) -> str | None:
         if count_users(session):
             return None
         user, password = create_user(session, "admin", "admin")
-        session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action="create", object_type="user",
-                               object_id=user.id, outcome="success", client_address="cli",
-                               detail="first admin, created at start-up"))
+        audit_cli(session, "create", user, "first admin, created at start-up")
     return password
+
+
+def audit_cli(session: Session, action: str, user: User, detail: str | None = None) -> None:
+    """Record an account change made from the shell (``pneumoscan serve`` or ``pneumoscan users``)."""
+    session.add(AuditEntry(at=utcnow(), user_id=None, username="cli", action=action, object_type="user",
+                           object_id=user.id, outcome="success", client_address="cli", detail=detail))

@@ -13,14 +13,15 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from pneumoscan.api.errors import register_error_handlers
+from pneumoscan.api.hospital.sender import enqueue_results
+from pneumoscan.api.services import EXTENSION, Services
 from pneumoscan.api.settings import Settings, SettingsError, default_database_url
 from pneumoscan.api.slow_clients import BodyReadGuard
 from pneumoscan.api.storage import Database, ImageStore
@@ -31,26 +32,7 @@ from pneumoscan.serving.predictor import Predictor
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("pneumoscan.api.requests")
 
-EXTENSION = "pneumoscan"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-@dataclass
-class Services:
-    """What the views use; built once per application and kept in ``app.extensions["pneumoscan"]``."""
-
-    predictor: Predictor
-    db: Database
-    store: ImageStore
-    run_dir: Path | None
-    model_card: dict[str, Any]
-    model_id: str
-    web_dir: Path | None
-
-
-def services() -> Services:
-    """The current application's ``Services``."""
-    return current_app.extensions[EXTENSION]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -111,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         model_card=load_model_card(run_dir, predictor),
         model_id=model_id(run_dir, predictor),
         web_dir=web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None,
+        study_hooks=(enqueue_results,),  # DICOM results queued for the PACS, when one is configured
     )
     app.extensions["predictor"] = predictor
     app.extensions[EXTENSION].store.sweep(db)  # files a crash left between writing and committing
@@ -125,7 +108,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from pneumoscan.api.views import register_blueprints
 
     register_blueprints(app)
-    from pneumoscan.api.auth import init_auth
+    from pneumoscan.api.access import init_auth
 
     init_auth(app)
     log.info(
@@ -268,7 +251,7 @@ def _register_request_logging(app: Flask) -> None:
         given = request.headers.get("X-Request-ID", "")
         g.client_request_id = given if _REQUEST_ID.match(given) else ("<invalid>" if given else None)
 
-    from pneumoscan.api.auth import client_address  # the real client's, behind a trusted proxy
+    from pneumoscan.api.access import client_address  # the real client's, behind a trusted proxy
 
     @app.after_request
     def _log(response):

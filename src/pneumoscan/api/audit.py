@@ -1,4 +1,4 @@
-"""The audit trail's guarantees beyond "one row per action" (``pneumoscan.api.auth`` writes the rows).
+"""The audit trail's guarantees beyond "one row per action" (``pneumoscan.api.access`` writes the rows).
 
 - **Roll-ups.** A refused request from a caller without credentials (401, a throttled or locked
   sign-in, a failed upload to the open ``/api/predict``) is not one ``audit_log`` row each, which let
@@ -25,14 +25,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, event
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from pneumoscan.api import accounts
-from pneumoscan.api.storage import Base, Database, utcnow
+from pneumoscan.api.orm import AuditEntry, AuditRollup, utcnow
+from pneumoscan.api.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +41,10 @@ _FIELDS = ("at", "user_id", "username", "action", "object_type", "object_id", "p
            "client_address", "request_id", "detail")
 
 
-class AuditRollup(Base):
-    """Refused or failed requests of callers without credentials, counted per source and minute.
-
-    Only ``count``, ``last_at`` and ``last_request_id`` ever change (the database refuses anything else).
-    """
-
-    __tablename__ = "audit_rollups"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), unique=True, index=True)
-    minute: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    action: Mapped[str] = mapped_column(String(32))
-    object_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    count: Mapped[int] = mapped_column(Integer, default=1)
-    first_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    last_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
 _THROTTLED = frozenset({423, 429})
 
 
-def rolls_up(row: accounts.AuditEntry) -> bool:
+def rolls_up(row: AuditEntry) -> bool:
     """True for a refusal of a caller without credentials: a 401 (``denied``), a throttled or locked
     sign-in (423, 429), or a failed upload to the open image endpoints. A sign-in whose password was
     checked stays a row of its own (the sign-in throttle bounds those)."""
@@ -77,13 +53,13 @@ def rolls_up(row: accounts.AuditEntry) -> bool:
     return row.status in _THROTTLED or row.action == "denied" or row.object_type == "image"
 
 
-def _rollup_key(row: accounts.AuditEntry, minute: dt.datetime) -> str:
+def _rollup_key(row: AuditEntry, minute: dt.datetime) -> str:
     parts = (minute.strftime("%Y-%m-%dT%H:%M"), row.client_address, row.action, row.status, row.object_type,
              row.object_id, row.detail)
     return "|".join("" if p is None else str(p) for p in parts)[:400]
 
 
-def add_to_rollup(session: Session, row: accounts.AuditEntry) -> None:
+def add_to_rollup(session: Session, row: AuditEntry) -> None:
     """Count ``row`` in its source-and-minute roll-up (insert, or add one), in ``session``'s transaction."""
     at = row.at or utcnow()
     minute = at.replace(second=0, microsecond=0)
@@ -104,7 +80,7 @@ def add_to_rollup(session: Session, row: accounts.AuditEntry) -> None:
 
 def _roll_up_before_flush(session: Session, _ctx, _instances) -> None:
     for obj in list(session.new):
-        if isinstance(obj, accounts.AuditEntry) and rolls_up(obj):
+        if isinstance(obj, AuditEntry) and rolls_up(obj):
             session.expunge(obj)
             add_to_rollup(session, obj)
 
@@ -128,19 +104,19 @@ def _locked(path: Path) -> Iterator[Any]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _to_json(row: accounts.AuditEntry) -> str:
+def _to_json(row: AuditEntry) -> str:
     out = {name: getattr(row, name) for name in _FIELDS}
     out["at"] = (row.at or utcnow()).isoformat()
     return json.dumps(out)
 
 
-def _from_json(line: str) -> accounts.AuditEntry:
+def _from_json(line: str) -> AuditEntry:
     data = json.loads(line)
     data["at"] = dt.datetime.fromisoformat(data["at"])
-    return accounts.AuditEntry(**{k: data.get(k) for k in _FIELDS})
+    return AuditEntry(**{k: data.get(k) for k in _FIELDS})
 
 
-def spool(data_dir: Path, row: accounts.AuditEntry) -> None:
+def spool(data_dir: Path, row: AuditEntry) -> None:
     """Append ``row`` to the spool (fsynced), to be written by the next ``drain_spool``."""
     path = data_dir / SPOOL_NAME
     with _locked(path) as handle:

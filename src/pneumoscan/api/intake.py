@@ -23,14 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.orm import AuditEntry, Patient, PredictionRecord, Study
 from pneumoscan.api.serialize import study_json
-from pneumoscan.api.storage import Patient, Prediction, Study
 from pneumoscan.data.decoding import DecodedImage, DicomInfo, to_png_bytes
 from pneumoscan.serving.refusal import NotChestXrayError, Refusal
 
 if TYPE_CHECKING:
-    from pneumoscan.api.accounts import AuditEntry
-    from pneumoscan.api.app import Services
+    from pneumoscan.api.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +128,6 @@ def store_study(
         NotChestXrayError: the model refused the image and ``keep_refusal`` is false.
         ApiError: ``patient_id`` names no patient (404).
     """
-    from pneumoscan.api.hospital.sender import enqueue_results
-
     if sop_instance_uid:
         with svc.db.session() as session:
             existing = find_duplicate(session, sop_instance_uid)
@@ -179,7 +176,7 @@ def store_study(
             )
             if pred is not None:
                 study.predictions.append(
-                    Prediction(
+                    PredictionRecord(
                         model_id=svc.model_id,
                         model_version=pred.model_version,
                         label=pred.label,
@@ -193,7 +190,8 @@ def store_study(
             session.add(study)
             session.flush()
             if pred is not None:
-                enqueue_results(session, study)
+                for hook in svc.study_hooks:  # e.g. queue its DICOM results
+                    hook(session, study)
             if audit is not None:
                 session.add(audit(study))
             body = study_json(study)

@@ -39,8 +39,12 @@ MAX_AGE_YEARS = 130
 """Oldest accepted patient, in whole years (age and birth date alike)."""
 AGE_BIRTH_DATE_TOLERANCE_YEARS = 1
 """An age and a birth date that differ by more than this many years contradict each other."""
-MRN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._/:-]*$"
-"""The MRN character rule: starts with a letter or digit; then letters, digits, space and ``. _ / : -``."""
+MRN_REFUSED = r"""\x00-\x1F\x7F-\x9F!"#$%&'()*+,:;<=>?@\[\\\]^`{|}~"""
+"""What an MRN may not hold: control characters and the ASCII symbols other than ``. - _ /``."""
+MRN_PATTERN = f"^[^{MRN_REFUSED}]+$"
+"""The MRN character rule: letters and digits of any script, spaces and ``. - _ /``. Written so that
+Python's ``re`` and ECMA-262 (the ``u`` flag, as the web form compiles it) read it the same way."""
+MRN_RULE = "letters and digits of any script, spaces and . - _ / (no control characters, no other ASCII symbol)"
 SEXES = ("female", "male", "other", "unknown")
 FORMATS = ("png", "jpeg", "dicom")
 LABELS = ("NORMAL", "PNEUMONIA")
@@ -100,17 +104,18 @@ class Text(_Named, fields.String):
         "blank": "'{name}' is required and may not be blank.",
         "nul": "'{name}' contains a NUL character; remove it.",
         "too_long": "'{name}' is {length} characters long; at most {max} are allowed.",
-        "pattern": "'{name}' {input!r} has characters that are not allowed: {rule}",
+        "pattern": "'{name}' has characters that are not allowed ({refused}); use {rule}.",
     }
 
-    def __init__(self, max_length: int, *, pattern: tuple[str, str] | None = None, nonblank: bool = False,
+    def __init__(self, max_length: int, *, pattern: tuple[str, str, str] | None = None, nonblank: bool = False,
                  **kwargs: Any):
         self.nonblank = nonblank or bool(kwargs.get("required"))
         metadata = {"maxLength": max_length, **kwargs.pop("metadata", {})}
         if self.nonblank:
             metadata["minLength"] = 1
-        if pattern is not None:
+        if pattern is not None:  # (regex, refused characters as a regex class body, the rule in words)
             metadata["pattern"] = pattern[0]
+            metadata.setdefault("description", pattern[2])
         super().__init__(allow_none=not self.nonblank, metadata=metadata, **kwargs)
         self.max_length = max_length
         self.pattern = pattern
@@ -127,8 +132,10 @@ class Text(_Named, fields.String):
             return None
         if len(value) > self.max_length:
             raise self.make_error("too_long", length=len(value), max=self.max_length)
-        if self.pattern is not None and not re.match(self.pattern[0], value):
-            raise self.make_error("pattern", input=value[:80], rule=self.pattern[1])
+        if self.pattern is not None and not re.search(self.pattern[0], value):
+            refused = dict.fromkeys(re.findall(f"[{self.pattern[1]}]", value))
+            raise self.make_error("pattern", refused=", ".join(repr(c) for c in list(refused)[:5]),
+                                  rule=self.pattern[2])
         return value
 
 
@@ -196,6 +203,35 @@ class Choice(_Named, fields.String):
         if text not in self.choices:
             raise self.make_error("invalid", choices=", ".join(self.choices), input=value)
         return text
+
+
+class QueryChoice(Choice):
+    """A query parameter: one of ``choices``; blank means absent (``load_default``)."""
+
+    default_error_messages = {"invalid": "'{name}' must be one of {choices}, got {input!r}."}
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            value = missing
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class QueryDay(_Named, fields.Date):
+    """A query parameter: a day ``YYYY-MM-DD``; blank or ``all`` means every day (``None``)."""
+
+    default_error_messages = {"invalid": "'{name}' must be a day as YYYY-MM-DD (or 'all'), got {input!r}."}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(load_default=None, allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date | None:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or text == "all":
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise self.make_error("invalid", input=text[:40]) from None
 
 
 class Day(_Named, fields.Date):
@@ -272,8 +308,7 @@ class PatientInputSchema(ApiSchema):
         unknown = RAISE
 
     name = Text(NAME_MAX, nonblank=True)
-    mrn = Text(MRN_MAX, nonblank=True, pattern=(MRN_PATTERN, "use letters, digits, spaces and . _ / : - "
-                                                "(starting with a letter or digit)."))
+    mrn = Text(MRN_MAX, nonblank=True, pattern=(MRN_PATTERN, MRN_REFUSED, MRN_RULE))
     referring_doctor = Text(DOCTOR_MAX)
     notes = Text(NOTES_MAX)
     sex = Choice(SEXES, allow_none=True, metadata={"description": "null or absent: unknown"})
@@ -694,9 +729,9 @@ class WorklistItemSchema(StudySchema):
 
 
 class WorklistQuerySchema(QuerySchema):
-    date = fields.String(metadata={"description": "A day as YYYY-MM-DD (UTC) or 'all' (default)"})
-    result = fields.String(validate=validate.OneOf(("all", "pneumonia", "normal", "refused")))
-    read = fields.String(validate=validate.OneOf(("all", "unread", "read")))
+    date = QueryDay(metadata={"description": "A day as YYYY-MM-DD (UTC) or 'all' (default)"})
+    result = QueryChoice(("all", "pneumonia", "normal", "refused"), load_default="all")
+    read = QueryChoice(("all", "unread", "read"), load_default="all")
 
 
 class WorklistSchema(Schema):

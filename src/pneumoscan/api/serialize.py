@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import current_app
 
+from pneumoscan.api.orm import Patient, PredictionRecord, Study
 from pneumoscan.api.schemas import age_on
-from pneumoscan.api.storage import Patient, Prediction, Study, iso
+from pneumoscan.api.storage import iso
 
 
 def patient_json(patient: Patient, studies: bool = False) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def patient_json(patient: Patient, studies: bool = False) -> dict[str, Any]:
     return out
 
 
-def prediction_json(prediction: Prediction | None) -> dict[str, Any] | None:
+def prediction_json(prediction: PredictionRecord | None) -> dict[str, Any] | None:
     if prediction is None:
         return None
     return {

@@ -167,7 +167,7 @@ def serve(
     import torch
 
     torch.set_num_threads(1)  # the master only loads: no OpenMP thread pool to inherit across the fork
-    from pneumoscan.api.hospital.process import start_hospital_process
+    from pneumoscan.api.dicom_process import start_hospital_process
 
     hospital = start_hospital_process(flask_config)  # DICOM receiver and sender, when configured
     try:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from apiflask import APIFlask
@@ -161,6 +162,10 @@ def configure_openapi(app: APIFlask) -> None:
         AUTO_AUTH_ERROR_RESPONSE=False,
     )
     app.schema_name_resolver = schema_name
+    # A schema used both on its own and nested is registered twice by APIFlask and apispec (which warns);
+    # _merge_duplicate_components folds the copy back, so the warning says nothing to act on.
+    warnings.filterwarnings("ignore", message=r".* has already been added to the spec", category=UserWarning,
+                            module=r"apispec\.ext\.marshmallow")
     app.error_processor(error_processor)
 
     @app.spec_processor

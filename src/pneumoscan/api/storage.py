@@ -1,4 +1,4 @@
-"""Storage: SQLAlchemy models (Patient, Study, Prediction, Report), the database and the image store.
+"""Storage: the database (engine, sessions, migrations) and the image store; the models are in ``orm``.
 
 SQLite by default (a file in the data folder, WAL mode so several gunicorn workers can share it);
 PostgreSQL through ``DATABASE_URL``. The schema is created and upgraded by Alembic
@@ -21,130 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    select,
-)
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+
+from pneumoscan.api.orm import PredictionRecord, Study, as_utc
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Patient(Base):
-    __tablename__ = "patients"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
-    mrn: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    sex: Mapped[str] = mapped_column(String(16), default="unknown")
-    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    age_years: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    referring_doctor: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-
-    studies: Mapped[list[Study]] = relationship(back_populates="patient", order_by="Study.id")
-
-
-class Study(Base):
-    __tablename__ = "studies"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), nullable=True, index=True)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    original_filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    format: Mapped[str] = mapped_column(String(16))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    bit_depth: Mapped[int] = mapped_column(Integer, default=8)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    image_path: Mapped[str] = mapped_column(String(255))  # original bytes, relative to the data folder
-    display_path: Mapped[str] = mapped_column(String(255))  # decoded 8-bit PNG, relative
-    dicom_tags: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # DICOM intake (migration 0005): how it arrived, its SOPInstanceUID (duplicates), a stored refusal
-    # (an image received over DICOM that the model refused), and who read it on the worklist.
-    source: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")
-    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
-    refusal_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    refusal_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-    patient: Mapped[Patient | None] = relationship(back_populates="studies")
-    predictions: Mapped[list[Prediction]] = relationship(
-        back_populates="study", order_by="Prediction.id", cascade="all, delete-orphan"
-    )
-    reports: Mapped[list[Report]] = relationship(back_populates="study", order_by="Report.id")
-
-    @property
-    def prediction(self) -> Prediction | None:
-        """The latest prediction (a study is predicted once per model that served it)."""
-        return self.predictions[-1] if self.predictions else None
-
-
-class Prediction(Base):
-    __tablename__ = "predictions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
-    model_id: Mapped[str] = mapped_column(String(80))  # SHA-256 of checkpoint.pt (first 16 hex digits)
-    model_version: Mapped[str] = mapped_column(String(200))
-    label: Mapped[str] = mapped_column(String(32))
-    probability: Mapped[float] = mapped_column(Float)
-    threshold: Mapped[float] = mapped_column(Float)
-    ood_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
-    heatmap_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative
-    heatmap_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    study: Mapped[Study] = relationship(back_populates="predictions")
-
-
-class Report(Base):
-    """The issued report of one prediction: at most one per (study, prediction), which the database
-    enforces, so concurrent first requests agree on one row."""
-
-    __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("study_id", "prediction_id", name="uq_reports_study_prediction"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
-    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
-    generated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    notice: Mapped[str] = mapped_column(Text)
-
-    study: Mapped[Study] = relationship(back_populates="reports")
-    prediction: Mapped[Prediction] = relationship()
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes: they were stored as UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -327,7 +212,7 @@ class ImageStore:
             with db.session() as session:
                 known = {p for (p,) in session.execute(select(Study.image_path))}
                 known |= {p for (p,) in session.execute(select(Study.display_path))}
-                known |= {p for (p,) in session.execute(select(Prediction.heatmap_path)) if p}
+                known |= {p for (p,) in session.execute(select(PredictionRecord.heatmap_path)) if p}
             for folder in (self.root / name for name in _STORED_FOLDERS):
                 if not folder.is_dir():
                     continue
@@ -393,9 +278,3 @@ class StoreTransaction:
                 log.info("removed %s after a failed upload", path)
         self.created.clear()
 
-
-# The account tables (users, sessions, tokens, audit log) share this metadata, so that Alembic and
-# every process that imports the storage models know them.
-from pneumoscan.api import accounts as _accounts  # noqa: E402, F401
-from pneumoscan.api import audit as _audit  # noqa: E402, F401
-from pneumoscan.api.hospital import models as _hospital_models  # noqa: E402, F401

@@ -7,7 +7,7 @@ an unknown username are the same:
 1. **Per address**: ``LOGIN_ADDRESS_LIMIT`` failures from one address (any usernames) within
    ``LOGIN_WINDOW_MINUTES`` refuse that address for the window. The address is the real client's when
    the request came through a proxy listed in ``PNEUMOSCAN_TRUSTED_PROXIES`` (see
-   ``pneumoscan.api.auth.client_address``), so users behind a proxy are not one address.
+   ``pneumoscan.api.access.client_address``), so users behind a proxy are not one address.
 2. **Per account and address**: after ``LOGIN_SLOWDOWN_AFTER`` failures in a row for one username from
    one address, each next try from that address must wait 1 s, 2 s, 4 s, ... (at most
    ``LOGIN_SLOWDOWN_MAX_SECONDS``). A success from that address clears it.
@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pneumoscan.api.accounts import LoginAttempt, as_utc
+from pneumoscan.api.orm import LoginAttempt, as_utc
 
 DEFAULTS: dict[str, Any] = {
     "LOGIN_WINDOW_MINUTES": 15,  # failures older than this are forgotten

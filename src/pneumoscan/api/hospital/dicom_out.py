@@ -46,7 +46,7 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from pneumoscan.api.storage import Patient, Prediction, Study
+from pneumoscan.api.orm import Patient, PredictionRecord, Study
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class ResultSource:
 
     study: Study
     patient: Patient | None
-    prediction: Prediction
+    prediction: PredictionRecord
     reference: Dataset  # the X-ray's DICOM header, or one made for a PNG/JPEG upload
     reference_is_image: bool  # the reference is a real DICOM image the PACS may hold
     heatmap_png: bytes | None

@@ -21,8 +21,7 @@ from pneumoscan.api.intake import StoredStudy, store_study
 from pneumoscan.data.decoding import ImageDecodeError, decode_image
 
 if TYPE_CHECKING:
-    from pneumoscan.api.accounts import AuditEntry
-    from pneumoscan.api.storage import Study
+    from pneumoscan.api.orm import AuditEntry, Study
 
 log = logging.getLogger(__name__)
 

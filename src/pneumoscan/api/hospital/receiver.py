@@ -27,9 +27,9 @@ from pynetdicom import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from pneumoscan.api.auth import audit_row
+from pneumoscan.api.access import audit_row
+from pneumoscan.api.hospital.dicom_settings import DicomSettings
 from pneumoscan.api.hospital.inbound import receive_instance
-from pneumoscan.api.hospital.settings import DicomSettings
 from pneumoscan.api.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -142,32 +142,3 @@ class DicomReceiver:
 def _log_rejected(event: Any) -> None:
     log.warning("DICOM association from %s (AE %s) rejected", event.assoc.requestor.address,
                 str(event.assoc.requestor.ae_title).strip())
-
-
-def run_hospital_services(flask_config: dict[str, Any]) -> None:
-    """The DICOM process of ``pneumoscan serve``: the receiver (when a port is set) and the sender
-    (when a destination is set), on their own copy of the app, until terminated."""
-    import os
-    import time
-
-    from pneumoscan.api.app import create_app
-    from pneumoscan.api.hospital.sender import SenderThread, hospital_settings
-
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(flask_config)
-    settings = hospital_settings(app)
-    receiver = DicomReceiver(app, settings).start() if settings.port is not None else None
-    sender = SenderThread(app) if settings.destination is not None else None
-    if sender is not None:
-        sender.start()
-        log.info("sending results to %s", settings.destination)
-    parent = os.getppid()
-    try:
-        while os.getppid() == parent:  # the server that started us is gone: stop too
-            time.sleep(1.0)
-    finally:
-        if receiver is not None:
-            receiver.stop()
-        if sender is not None:
-            sender.stop()

@@ -11,19 +11,17 @@ from sqlalchemy.orm import selectinload
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.hospital import dicom_out
 from pneumoscan.api.hospital.dicom_out import ResultSource
-from pneumoscan.api.reports import render_pdf
-from pneumoscan.api.storage import Study
+from pneumoscan.api.orm import Study
+from pneumoscan.api.report_documents import issue_report, render_pdf
 
 if TYPE_CHECKING:
-    from pneumoscan.api.app import Services
+    from pneumoscan.api.services import Services
 
 
 def report_pdf_bytes(svc: Services, study_id: int) -> bytes:
     """The study's PDF report (the same document as ``GET /api/reports/{id}.pdf``)."""
-    from pneumoscan.api.views.reports import _report  # the report row is recorded there
-
     with svc.db.session() as session:
-        body, study = _report(session, study_id)
+        body, study = issue_report(session, study_id)
         image = svc.store.path(study.display_path)
         pred = study.prediction
         heatmap = svc.store.path(pred.heatmap_path) if pred is not None and pred.heatmap_path else None

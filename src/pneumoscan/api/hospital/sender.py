@@ -23,12 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pneumoscan.api.hospital.dicom_out import KINDS
-from pneumoscan.api.hospital.models import SEND_KINDS, DicomSend
-from pneumoscan.api.hospital.settings import Destination, DicomSettings
-from pneumoscan.api.storage import Study, as_utc, utcnow
+from pneumoscan.api.hospital.dicom_settings import Destination, DicomSettings
+from pneumoscan.api.orm import SEND_KINDS, DicomSend, Study, as_utc, utcnow
 
 if TYPE_CHECKING:
-    from pneumoscan.api.app import Services
+    from pneumoscan.api.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -24,19 +24,18 @@ from pydicom.errors import InvalidDicomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_entry, current_user, record
+from pneumoscan.api.access import audit_entry, current_user, record
 from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.hospital import dicom_out
 from pneumoscan.api.hospital.fhir import fhir_bundle
 from pneumoscan.api.hospital.inbound import receive_instance
-from pneumoscan.api.hospital.models import DicomSend
 from pneumoscan.api.hospital.results import report_pdf_bytes, result_object, result_source
 from pneumoscan.api.hospital.sender import hospital_settings, send_status
+from pneumoscan.api.orm import DicomSend, Study, utcnow
 from pneumoscan.api.schemas import StudySchema, WorklistQuerySchema, WorklistSchema, binary
 from pneumoscan.api.serialize import study_json
-from pneumoscan.api.storage import Study, utcnow
+from pneumoscan.api.services import services
 
 log = logging.getLogger(__name__)
 
@@ -114,29 +113,6 @@ def mark_read(study_id: int):
         return study_json(study)
 
 
-_RESULTS = ("all", "pneumonia", "normal", "refused")
-_READ = ("all", "unread", "read")
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> str:
-    raw = (request.args.get(name) or "all").strip().lower()
-    if raw not in choices:
-        raise ApiError(400, "invalid_field", f"'{name}' must be one of {', '.join(choices)}, got {raw[:40]!r}.",
-                       field=name)
-    return raw
-
-
-def _day() -> dt.date | None:
-    raw = (request.args.get("date") or "").strip()
-    if not raw or raw == "all":
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_field", f"'date' must be a day as YYYY-MM-DD (or 'all'), got {raw[:40]!r}.",
-                       field="date") from None
-
-
 def urgency(study: Study) -> tuple[str, float | None]:
     """``above_threshold`` / ``below_threshold`` with the margin p - threshold, or ``refused``."""
     pred = study.prediction
@@ -149,14 +125,14 @@ def urgency(study: Study) -> tuple[str, float | None]:
 @bp.get("/api/worklist")
 @access("clinician")
 @audited("list", "study")
-@bp.input(WorklistQuerySchema, location="query", arg_name="query", validation=False)
+@bp.input(WorklistQuerySchema, location="query", arg_name="query")
 @bp.output(WorklistSchema, description="The worklist")
 @bp.doc(operation_id="worklist")
-def worklist(query: Any):
+def worklist(query: dict[str, Any]):
     """The studies of a day (``date``, default all days) by urgency: unread first, then the most
     suspicious (probability furthest above the threshold) first; refusals after the answered ones,
     flagged ``refused``. Filters: ``result`` (pneumonia, normal, refused), ``read`` (unread, read)."""
-    day, result, read = _day(), _choice("result", _RESULTS), _choice("read", _READ)
+    day, result, read = query["date"], query["result"], query["read"]
     stmt = select(Study).options(selectinload(Study.predictions), selectinload(Study.patient))
     if day is not None:
         start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

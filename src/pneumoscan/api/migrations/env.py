@@ -13,7 +13,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from pneumoscan.api.storage import Base
+from pneumoscan.api.orm import Base
 
 config = context.config
 target_metadata = Base.metadata

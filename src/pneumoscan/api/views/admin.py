@@ -10,21 +10,12 @@ from apiflask import APIBlueprint
 from flask import jsonify, request
 from sqlalchemy import func, select
 
-from pneumoscan.api.accounts import (
-    AccountError,
-    ApiToken,
-    AuditEntry,
-    User,
-    create_user,
-    find_user,
-    set_disabled,
-    set_password,
-)
+from pneumoscan.api.access import add_audit, audit_row, write_audit
+from pneumoscan.api.accounts import AccountError, create_user, set_disabled, set_password, set_role
 from pneumoscan.api.accounts import unlock as unlock_account
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import add_audit, audit_row, write_audit
 from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.orm import ApiToken, AuditEntry, User, utcnow
 from pneumoscan.api.schemas import (
     ApiTokenListSchema,
     AuditPageSchema,
@@ -36,7 +27,8 @@ from pneumoscan.api.schemas import (
     UserSchema,
     UserWithPasswordSchema,
 )
-from pneumoscan.api.storage import iso, utcnow
+from pneumoscan.api.services import services
+from pneumoscan.api.storage import iso
 from pneumoscan.api.uploads import int_arg
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.auth import token_json, user_json
@@ -52,10 +44,11 @@ def _user(session, user_id: int, action: str) -> User:
     return user
 
 
-def _refuse(action: str, user_id: int | None, exc: AccountError, field: str | None = None, status: int = 400):
-    write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=status,
+def _refuse(action: str, user_id: int | None, exc: AccountError):
+    """The refusal's audit row and its ``ApiError``, with the status that the error's code carries."""
+    write_audit(audit_row(action, object_type="user", object_id=user_id, outcome="failure", status=exc.status,
                           detail=str(exc)[:200]))
-    return ApiError(status, "invalid_field" if status == 400 else "conflict", str(exc), field=field)
+    return ApiError(exc.status, "invalid_field" if exc.status == 400 else "conflict", str(exc), field=exc.field)
 
 
 @bp.get("/users")
@@ -85,9 +78,6 @@ def create_user_view(body: dict[str, Any]):
                        "optionally password.", field=unknown[0])
     with services().db.session() as session:
         try:
-            if isinstance(body.get("username"), str) and find_user(session, body["username"]) is not None:
-                raise _refuse("create", None, AccountError(f"The username {body['username']!r} is taken; choose "
-                              "another one."), "username", 409)
             user, generated = create_user(session, body.get("username"), body.get("role", "clinician"),
                                           body.get("password"))
         except AccountError as exc:
@@ -121,22 +111,16 @@ def update_user(user_id: int, body: dict[str, Any]):
         changes = []
         try:
             if "role" in body and body["role"] != user.role:
-                from pneumoscan.api.accounts import check_role, count_admins
-
-                role = check_role(body["role"])
-                if user.role == "admin" and not user.disabled and count_admins(session) <= 1:
-                    raise AccountError("This is the only enabled admin; make another user admin first.")
-                user.role = role
-                changes.append(f"role {role}")
+                changes.append(f"role {set_role(session, user, body['role'])}")
             if "disabled" in body and body["disabled"] != user.disabled:
                 set_disabled(session, user, body["disabled"])
                 changes.append("disabled" if body["disabled"] else "enabled")
         except AccountError as exc:
             session.rollback()
-            raise _refuse("update", user_id, exc, status=409 if "only enabled admin" in str(exc) else 400) from None
+            raise _refuse("update", user_id, exc) from None
         action = "disable" if "disabled" in changes else "enable" if "enabled" in changes else "update"
         add_audit(session, audit_row(action, object_type="user", object_id=user.id, status=200,
-                              detail=", ".join(changes) or "no change"))
+                                     detail=", ".join(changes) or "no change"))
         out = user_json(user)
     return jsonify(out)
 
@@ -153,7 +137,7 @@ def reset_password(user_id: int, body: dict[str, Any]):
         try:
             generated = set_password(session, user, body.get("password"))
         except AccountError as exc:
-            raise _refuse("reset_password", user_id, exc, "password") from None
+            raise _refuse("reset_password", user_id, exc) from None
         add_audit(session, audit_row("reset_password", object_type="user", object_id=user.id, status=200))
         out = {"user": user_json(user), "password": generated}
     return jsonify(out)

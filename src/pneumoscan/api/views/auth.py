@@ -16,21 +16,7 @@ from flask import current_app, g, jsonify
 from sqlalchemy import select
 
 from pneumoscan.api import throttle
-from pneumoscan.api.accounts import (
-    MAX_PASSWORD,
-    TOKEN_DAYS,
-    AccountError,
-    ApiToken,
-    AuthSession,
-    LoginAttempt,
-    User,
-    as_utc,
-    create_token,
-    find_user,
-    verify_password,
-)
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import (
+from pneumoscan.api.access import (
     add_audit,
     audit_row,
     clear_session_cookies,
@@ -39,8 +25,10 @@ from pneumoscan.api.auth import (
     set_session_cookies,
     write_audit,
 )
+from pneumoscan.api.accounts import MAX_PASSWORD, TOKEN_DAYS, AccountError, create_token, find_user, verify_password
 from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError, error_response
+from pneumoscan.api.orm import ApiToken, AuthSession, LoginAttempt, User, as_utc, utcnow
 from pneumoscan.api.schemas import (
     ApiTokenListSchema,
     ApiTokenSchema,
@@ -50,7 +38,8 @@ from pneumoscan.api.schemas import (
     SignedOutSchema,
     TokenCreateSchema,
 )
-from pneumoscan.api.storage import iso, utcnow
+from pneumoscan.api.services import services
+from pneumoscan.api.storage import iso
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +200,7 @@ def create_api_token(body: dict[str, Any]):
         try:
             token, raw = create_token(session, user, body.get("name"), body.get("expires_in_days", TOKEN_DAYS))
         except AccountError as exc:
-            field = "expires_in_days" if "expires_in_days" in str(exc) else "name"
-            raise ApiError(400, "invalid_field", str(exc), field=field) from None
+            raise ApiError(exc.status, "invalid_field", str(exc), field=exc.field) from None
         add_audit(session, audit_row("create", object_type="api_token", object_id=token.id, status=201))
         out = {**token_json(token), "token": raw}
     response = jsonify(out)

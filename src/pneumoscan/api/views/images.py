@@ -6,8 +6,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import record
+from pneumoscan.api.access import record
 from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.schemas import (
@@ -18,6 +17,7 @@ from pneumoscan.api.schemas import (
     PredictUploadSchema,
     UploadSchema,
 )
+from pneumoscan.api.services import services
 from pneumoscan.api.uploads import age_field, decode_upload, flag, png_data_url, preview_data_url, read_upload
 from pneumoscan.serving.refusal import NotChestXrayError, Refusal
 

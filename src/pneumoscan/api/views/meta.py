@@ -8,10 +8,10 @@ from apiflask import APIBlueprint
 from flask import current_app, jsonify, send_file
 from sqlalchemy import text
 
-from pneumoscan.api.app import services
 from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.schemas import HealthSchema, ModelCardSchema, binary
+from pneumoscan.api.services import services
 
 bp = APIBlueprint("meta", __name__, url_prefix="/api", tag="Model")
 

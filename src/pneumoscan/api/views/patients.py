@@ -10,10 +10,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import record
+from pneumoscan.api.access import record
 from pneumoscan.api.declare import Audited, access, audited
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.orm import Patient, Study
 from pneumoscan.api.schemas import (
     PatientCreateSchema,
     PatientInputSchema,
@@ -22,7 +22,7 @@ from pneumoscan.api.schemas import (
     PatientSchema,
 )
 from pneumoscan.api.serialize import patient_json
-from pneumoscan.api.storage import Patient, Study
+from pneumoscan.api.services import services
 
 bp = APIBlueprint("patients", __name__, url_prefix="/api/patients", tag="Patients")
 

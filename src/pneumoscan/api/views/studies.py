@@ -16,11 +16,11 @@ from flask import request, send_file
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from pneumoscan.api.app import services
-from pneumoscan.api.auth import audit_entry, record
+from pneumoscan.api.access import audit_entry, record
 from pneumoscan.api.declare import access, audited
 from pneumoscan.api.errors import ApiError
 from pneumoscan.api.intake import require_patient, store_study
+from pneumoscan.api.orm import Patient, Study
 from pneumoscan.api.schemas import (
     UPLOAD_ERRORS,
     StudyPageSchema,
@@ -31,7 +31,7 @@ from pneumoscan.api.schemas import (
     binary,
 )
 from pneumoscan.api.serialize import study_json
-from pneumoscan.api.storage import Patient, Study
+from pneumoscan.api.services import services
 from pneumoscan.api.uploads import age_field, decode_upload, read_upload
 from pneumoscan.api.views import MAX_ID
 from pneumoscan.api.views.images import refusal_error

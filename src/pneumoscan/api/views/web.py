@@ -13,9 +13,9 @@ from flask import Blueprint, g, jsonify, send_from_directory
 from werkzeug.routing import PathConverter
 from werkzeug.security import safe_join
 
-from pneumoscan.api.app import services
 from pneumoscan.api.declare import access
 from pneumoscan.api.errors import ApiError
+from pneumoscan.api.services import services
 
 bp = Blueprint("web", __name__)
 

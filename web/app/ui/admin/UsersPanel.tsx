@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { errorMessage } from "@/lib/api";
 import { createUser, listUsers, resetPassword, setDisabled, unlockUser } from "@/lib/admin-api";
-import type { User } from "@/lib/definitions";
+import { ROLES, type Role, type User } from "@/lib/definitions";
 import { ErrorNotice } from "../common/ErrorNotice";
 import { Skeleton } from "../common/Skeleton";
 
@@ -13,7 +13,7 @@ export function UsersPanel({ me }: { me: User }) {
   const [message, setMessage] = useState<{ text: string; secret?: string } | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const [username, setUsername] = useState("");
-  const [role, setRole] = useState("clinician");
+  const [role, setRole] = useState<Role>("clinician");
   const [busy, setBusy] = useState(false);
 
   const load = useCallback(() => {
@@ -77,9 +77,12 @@ export function UsersPanel({ me }: { me: User }) {
           <label htmlFor="new-role" className="field__label">
             Role
           </label>
-          <select id="new-role" value={role} onChange={(e) => setRole(e.target.value)}>
-            <option value="clinician">clinician</option>
-            <option value="admin">admin</option>
+          <select id="new-role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
           </select>
         </div>
         <button type="submit" className="button" aria-disabled={busy || undefined}>

@@ -185,7 +185,7 @@ export function PatientFields({
             <input
               type="number"
               inputMode="numeric"
-              min={0}
+              min={PATIENT_LIMITS.minAgeYears}
               max={PATIENT_LIMITS.maxAgeYears}
               step={1}
               {...control("age_years", false)}

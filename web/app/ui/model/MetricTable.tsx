@@ -11,8 +11,8 @@ function fmt(v: number | null | undefined): string {
   return v == null ? "—" : v.toFixed(3);
 }
 
-/** True for `{value, ci_low?, ci_high?}`. */
-export function isMetric(v: unknown): v is Metric {
+/** True for `{value, ci_low?, ci_high?}` with a number as value. */
+export function isMetric(v: unknown): v is Metric & { value: number } {
   return typeof v === "object" && v !== null && typeof (v as Metric).value === "number";
 }
 

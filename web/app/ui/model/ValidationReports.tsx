@@ -49,7 +49,7 @@ function Report({ report, index }: { report: ValidationReport; index: number }) 
             <dd>{formatPercent(report.pneumonia_called_share)} of the answered images</dd>
           </>
         )}
-        {brier != null && (
+        {brier != null && brier.value != null && (
           <>
             <dt>Brier score</dt>
             <dd>

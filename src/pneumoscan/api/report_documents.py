@@ -1,5 +1,5 @@
-"""Reports: the JSON summary of a study and its PDF (fpdf2), with the notice that the result
-supports and does not replace a clinician's diagnosis.
+"""Report documents: a study's report (issued once, as a ``Report`` row), its JSON summary and its
+PDF (fpdf2), with the notice that the result supports and does not replace a clinician's diagnosis.
 """
 
 from __future__ import annotations
@@ -14,6 +14,16 @@ from typing import Any
 
 from fpdf import FPDF
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from pneumoscan.api.errors import ApiError
+from pneumoscan.api.orm import Report, Study, utcnow
+from pneumoscan.api.serialize import patient_json, study_json
+from pneumoscan.api.services import services
+from pneumoscan.api.storage import iso
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +132,45 @@ class _Pdf(FPDF):
         self.set_font(self._font, size=7)
         self.set_text_color(110, 110, 110)
         self.cell(0, 5, f"{self._footer_text}  -  page {self.page_no()}/{{nb}}", align="C")
+
+
+def issue_report(session: Session, study_id: int) -> tuple[dict, Study]:
+    """The report of the study's latest prediction (its JSON body) and the study.
+
+    The first request records a ``Report`` row (when it was issued and with which notice); later
+    requests show the same report. Concurrent first requests agree on one row: the insert is
+    ``INSERT ... ON CONFLICT DO NOTHING`` against the unique (study, prediction) constraint, and every
+    request then reads the row that won.
+
+    Raises:
+        ApiError: no such study, or it has no prediction (404).
+    """
+    study = session.scalar(
+        select(Study).where(Study.id == study_id).options(selectinload(Study.predictions), selectinload(Study.patient))
+    )
+    if study is None:
+        raise ApiError(404, "not_found", f"Study {study_id} does not exist, so it has no report.")
+    pred = study.prediction
+    if pred is None:
+        raise ApiError(404, "not_found", f"Study {study_id} has no prediction yet, so it has no report.")
+    which = select(Report).where(Report.study_id == study.id, Report.prediction_id == pred.id)
+    report = session.scalar(which)
+    if report is None:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Report).values(study_id=study.id, prediction_id=pred.id, notice=NOTICE,
+                                              generated_at=utcnow()).on_conflict_do_nothing())
+        report = session.scalar(which)
+    svc = services()
+    body = {
+        "id": report.id,
+        "study": study_json(study),
+        "patient": patient_json(study.patient) if study.patient is not None else None,
+        "model": model_summary(svc.model_card, pred.model_version, pred.model_id),
+        "generated_at": iso(report.generated_at),
+        "notice": report.notice,
+        "pdf_url": f"/api/reports/{study.id}.pdf",
+    }
+    return body, study
 
 
 def _fonts(pdf: FPDF, text: str, root: Path | None = None) -> tuple[str, bool]:

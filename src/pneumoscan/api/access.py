@@ -38,11 +38,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from pneumoscan.api.accounts import ROLES, ApiToken, AuditEntry, AuthSession, User, as_utc, digest
+from pneumoscan.api.accounts import ROLES, digest
 from pneumoscan.api.audit import SPOOL_NAME, drain_spool, install_rollups, spool
 from pneumoscan.api.declare import Audited, audit_of, rules
 from pneumoscan.api.errors import ApiError
-from pneumoscan.api.storage import utcnow
+from pneumoscan.api.orm import ApiToken, AuditEntry, AuthSession, User, as_utc, utcnow
 from pneumoscan.api.throttle import DEFAULTS as THROTTLE_DEFAULTS
 
 log = logging.getLogger(__name__)
