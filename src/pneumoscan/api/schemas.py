@@ -234,6 +234,30 @@ class QueryDay(_Named, fields.Date):
             raise self.make_error("invalid", input=text[:40]) from None
 
 
+class QueryInstant(_Named, fields.String):
+    """A query parameter: a day ``YYYY-MM-DD`` (its start, or with ``end`` the start of the next day) or
+    an ISO time (UTC when it names no zone); blank means absent (``None``)."""
+
+    default_error_messages = {"invalid": "'{name}' must be a date (YYYY-MM-DD) or an ISO time, got {input!r}."}
+
+    def __init__(self, *, end: bool = False, **kwargs: Any):
+        super().__init__(load_default=None, allow_none=True, **kwargs)
+        self.end = end
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime | None:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            return None
+        try:
+            if len(text) == 10:
+                start = dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min, tzinfo=dt.UTC)
+                return start + dt.timedelta(days=1) if self.end else start
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.make_error("invalid", input=text) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 class Day(_Named, fields.Date):
     """A calendar day written ``YYYY-MM-DD``, at most ``MAX_AGE_YEARS`` back and not in the future."""
 
@@ -662,13 +686,13 @@ class AuditPageSchema(Schema):
 
 
 class AuditQuerySchema(QuerySchema):
-    user = fields.String(metadata={"description": "a username"})
-    patient_id = fields.Integer(metadata={"minimum": 0, "maximum": MAX_ID})
-    action = fields.String()
-    since = fields.String(metadata={"format": "date"})
-    until = fields.String(metadata={"format": "date"})
-    page = fields.Integer(metadata={"minimum": 1})
-    per_page = fields.Integer(metadata={"minimum": 1, "maximum": 200})
+    user = fields.String(load_default="", metadata={"description": "a username"})
+    patient_id = QueryInt(0, MAX_ID, load_default=0)
+    action = fields.String(load_default="")
+    since = QueryInstant(metadata={"description": "YYYY-MM-DD (from its start) or an ISO time"})
+    until = QueryInstant(end=True, metadata={"description": "YYYY-MM-DD (to its end) or an ISO time"})
+    page = QueryInt(1, 1_000_000, load_default=1)
+    per_page = QueryInt(1, 200, load_default=50)
 
 
 class LoginSchema(ApiSchema):

@@ -128,29 +128,6 @@ def flag(name: str) -> bool:
     raise ApiError(400, "invalid_field", f"Query parameter '{name}' must be 1 or 0, got {raw!r}.", field=name)
 
 
-def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """An integer query parameter within ``[lo, hi]``.
-
-    Raises:
-        ApiError: not an integer or out of range (400 invalid_field).
-    """
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(
-            400, "invalid_field", f"Query parameter '{name}' must be an integer, got {raw!r}.", field=name
-        ) from None
-    if not lo <= value <= hi:
-        raise ApiError(
-            400, "invalid_field", f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.",
-            field=name,
-        )
-    return value
-
-
 def age_field() -> float | None:
     """The optional multipart form field ``age_years``: the patient's age in years (decimals allowed).
 

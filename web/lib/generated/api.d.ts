@@ -255,8 +255,8 @@ export interface paths {
         };
         /**
          * The audit log, newest first, filterable by user, patient, action and date (admin)
-         * @description ``?user=<username>&patient_id=&action=&since=YYYY-MM-DD&until=YYYY-MM-DD&page=&per_page=``; the
-         *     parameters are checked here (dates may also be ISO times).
+         * @description ``?user=<username>&patient_id=&action=&since=YYYY-MM-DD&until=YYYY-MM-DD&page=&per_page=`` (dates
+         *     may also be ISO times).
          */
         get: operations["auditLog"];
         put?: never;
@@ -1920,8 +1920,10 @@ export interface operations {
                 user?: string;
                 patient_id?: number;
                 action?: string;
-                since?: string;
-                until?: string;
+                /** @description YYYY-MM-DD (from its start) or an ISO time */
+                since?: string | null;
+                /** @description YYYY-MM-DD (to its end) or an ISO time */
+                until?: string | null;
                 page?: number;
                 per_page?: number;
             };
