@@ -46,6 +46,7 @@ def prediction_json(prediction: Prediction | None) -> dict[str, Any] | None:
         "model_version": prediction.model_version,
         "model_id": prediction.model_id,
         "operating_point": operating_point_label(prediction.model_id),
+        "subtype": prediction.subtype,
         "created_at": iso(prediction.created_at),
     }
 
