@@ -90,3 +90,10 @@ def test_without_a_head_the_field_is_null(predictor):
     assert predictor.subtype_head is None
     pred = predictor.predict(xray(0, True))
     assert pred.subtype is None and pred.to_dict()["subtype"] is None
+
+
+def test_the_model_card_shows_the_served_head_and_none_without_it(client, subtype_predictor, app):
+    head = client.get("/api/model").get_json()["subtype_head"]
+    assert head["features"] == "pooled" and head["threshold"] == subtype_predictor.subtype_head.threshold
+    assert head["metrics"]["test"]["accuracy"]["value"] == TEST_ACCURACY and "coef" not in head
+    assert bearer_client(app, "clinician").get("/api/model").get_json()["subtype_head"] is None

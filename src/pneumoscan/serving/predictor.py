@@ -11,7 +11,8 @@ the refusal gate fitted at training time. Nothing is re-typed here.
   model was not made for. What the API serves.
 
 One forward pass per batch serves everything: ``serving.runtime`` (ONNX Runtime by default) returns
-the pooled features (feature gate), the block means (population check), the logits (the answer)
+the pooled features (feature gate), the block means (population check), the logits (the answer),
+either of the first two for the subtype head (bacterial or viral, under a pneumonia answer only)
 and the last block's activations (the heatmap, as CAM for a linear head, ``serving.heatmap``).
 Only a head for which CAM is not exact (the paper's VGG16) takes a second, Grad-CAM pass.
 
