@@ -120,6 +120,20 @@ def _schemas() -> dict[str, Any]:
                 "figures": {"type": "object", "additionalProperties": {"type": "string"}},
                 "operating_point": _ref("OperatingPoint"),
                 "validation_reports": {"type": "array", "items": _ref("ValidationReport")},
+                "subtype_head": {"type": ["object", "null"], "description": "the bacterial-vs-viral head: "
+                                 "features, threshold, fitted_on counts, metrics (validation, test, with CIs)"},
+            },
+        },
+        "Subtype": {
+            "type": ["object", "null"],
+            "description": "for a PNEUMONIA answer of a model with a subtype head, the pattern it looks more "
+                           "like (supports, does not replace, clinical judgement); null otherwise",
+            "required": ["pattern", "probability", "wording"],
+            "properties": {
+                "pattern": {"enum": ["bacterial", "viral"]},
+                "probability": {"type": "number", "minimum": 0, "maximum": 1},
+                "head_test_accuracy": {"type": ["number", "null"]},
+                "wording": {"type": "string"},
             },
         },
         "OperatingPoint": {
@@ -208,6 +222,7 @@ def _schemas() -> dict[str, Any]:
                                     "model card's operating_point.label)"},
                 "sha256": {"type": "string"},
                 "heatmap": {"type": "string", "description": "data:image/png;base64,... (with ?heatmap=1)"},
+                "subtype": _ref("Subtype"),
             },
         },
         "PatientInput": {
@@ -264,6 +279,7 @@ def _schemas() -> dict[str, Any]:
                 "model_id": {"type": "string"},
                 "operating_point": {"type": ["string", "null"], "description": "the served model's operating "
                                     "point label when the served model made it, else null"},
+                "subtype": _ref("Subtype"),
                 "created_at": {"type": "string", "format": "date-time"},
             },
         },

@@ -633,7 +633,17 @@ export interface components {
             };
             operating_point?: components["schemas"]["OperatingPoint"];
             validation_reports?: components["schemas"]["ValidationReport"][];
+            /** @description the bacterial-vs-viral head: features, threshold, fitted_on counts, metrics (validation, test, with CIs) */
+            subtype_head?: Record<string, never> | null;
         };
+        /** @description for a PNEUMONIA answer of a model with a subtype head, the pattern it looks more like (supports, does not replace, clinical judgement); null otherwise */
+        Subtype: {
+            /** @enum {unknown} */
+            pattern: "bacterial" | "viral";
+            probability: number;
+            head_test_accuracy?: number | null;
+            wording: string;
+        } | null;
         /** @description Where the decision threshold comes from: the run's validation split, or a site's labelled images (`pneumoscan calibrate`, with its provenance) */
         OperatingPoint: {
             /** @enum {unknown} */
@@ -724,6 +734,7 @@ export interface components {
             sha256?: string;
             /** @description data:image/png;base64,... (with ?heatmap=1) */
             heatmap?: string;
+            subtype?: components["schemas"]["Subtype"];
         };
         PatientInput: {
             name?: string;
@@ -767,6 +778,7 @@ export interface components {
             model_id?: string;
             /** @description the served model's operating point label when the served model made it, else null */
             operating_point?: string | null;
+            subtype?: components["schemas"]["Subtype"];
             /** Format: date-time */
             created_at: string;
         };
