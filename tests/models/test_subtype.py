@@ -65,14 +65,15 @@ def test_describe_names_the_more_likely_pattern_with_its_own_probability():
     assert head.describe(0.9)["pattern"] == "viral" and head.describe(0.9)["probability"] == 0.9
     low = head.describe(0.25)
     assert low["pattern"] == "bacterial" and low["probability"] == 0.75 and low["head_test_accuracy"] == 0.8846
-    assert low["wording"] == ("Pattern more like bacterial pneumonia (p = 0.75); this head was right on 88% of test "
-                              "images; supports, does not replace, clinical judgement.")
+    assert low["wording"] == ("Pattern more like bacterial pneumonia (P(viral) = 0.25, viral from 0.40); this head was "
+                              "right on 88% of test images; supports, does not replace, clinical judgement.")
     assert head.describe(0.4)["pattern"] == "viral"  # at the threshold, as the main answer's rule
 
 
 def test_the_sentence_leaves_out_an_unmeasured_accuracy():
-    assert sentence("viral", 0.61, None) == (
-        "Pattern more like viral pneumonia (p = 0.61); supports, does not replace, clinical judgement.")
+    assert sentence("viral", 0.61, 0.556, None) == (
+        "Pattern more like viral pneumonia (P(viral) = 0.61, viral from 0.56); supports, does not replace, clinical "
+        "judgement.")
 
 
 def test_too_few_images_of_a_subtype_is_a_clear_error():

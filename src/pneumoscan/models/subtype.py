@@ -48,11 +48,16 @@ def subtype_label(path: str | PurePath, label: str | None = None) -> str | None:
     return _NAME_TO_SUBTYPE[m.group(1).lower()] if m else None
 
 
-def sentence(pattern: str, probability: float, test_accuracy: float | None) -> str:
-    """The line that the result, the report and the PDF show under a pneumonia answer."""
+def sentence(pattern: str, p_viral: float, threshold: float, test_accuracy: float | None) -> str:
+    """The line that the result, the report and the PDF show under a pneumonia answer.
+
+    It quotes P(viral) and the head's cut-off rather than a per-pattern probability, so an answer
+    just below the cut-off never reads "bacterial (p = 0.46)".
+    """
     right = (f"; this head was right on {100 * test_accuracy:.0f}% of test images"
              if test_accuracy is not None and np.isfinite(test_accuracy) else "")
-    return f"Pattern more like {pattern} pneumonia (p = {probability:.2f}){right}; {WORDING}."
+    return (f"Pattern more like {pattern} pneumonia (P(viral) = {p_viral:.2f}, viral from {threshold:.2f}){right}; "
+            f"{WORDING}.")
 
 
 @dataclass
@@ -126,7 +131,7 @@ class SubtypeHead:
             "pattern": pattern,
             "probability": round(prob, 4),
             "head_test_accuracy": self.test_accuracy,
-            "wording": sentence(pattern, prob, self.test_accuracy),
+            "wording": sentence(pattern, float(p_viral), self.threshold, self.test_accuracy),
         }
 
     def summary(self) -> dict:
