@@ -1,4 +1,5 @@
-"""``pneumoscan data|train|evaluate|predict|export|serve|openapi|validate|calibrate``: the command line.
+"""``pneumoscan data|train|evaluate|predict|export|population-check|subtype-head|serve|openapi|validate|
+calibrate``: the command line.
 
 Errors that a user can fix (bad data, bad settings, missing weights) print one clear message and
 exit with status 2, never a stack trace.
@@ -143,6 +144,25 @@ def cmd_population_check(args: argparse.Namespace) -> int:
     )
     print(f"population check: threshold {check.threshold:.4f}, fitted on {', '.join(check.fitted_on)}; "
           f"written to {args.out or args.run_dir}")
+    return 0
+
+
+def cmd_subtype_head(args: argparse.Namespace) -> int:
+    from pneumoscan.training.subtype import fit_subtype_head
+
+    head = fit_subtype_head(
+        args.run_dir, args.data, args.out or args.run_dir,
+        features=[s for s in args.features.split(",") if s],
+        cs=[float(c) for c in args.c.split(",") if c],
+        n_boot=args.bootstrap,
+        cache=args.cache,
+        progress=not args.no_progress,
+    )
+    test = head.metrics.get("test")
+    shown = ", ".join(f"{k} {test[k]['value']:.3f} [{test[k]['ci_low']:.3f}, {test[k]['ci_high']:.3f}]"
+                      for k in ("auc", "accuracy", "sensitivity", "specificity")) if test else "no test images"
+    print(f"subtype head ({head.features}, C={head.c:g}, threshold {head.threshold:.4f}; positive class viral): "
+          f"test {shown}; written to {args.out or args.run_dir}")
     return 0
 
 
@@ -421,6 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--out", type=Path, help="write the run with the check here (default: in place)")
     pc.add_argument("--no-progress", action="store_true")
     pc.set_defaults(func=cmd_population_check)
+
+    st = sub.add_parser("subtype-head",
+                        help="fit the head that says whether a pneumonia looks bacterial or viral (Kermany file names)")
+    st.add_argument("run_dir", type=Path)
+    st.add_argument("--data", type=Path, required=True, help="the data folder the run was trained on")
+    st.add_argument("--features", default="pooled,block_means",
+                    help="feature kinds to choose from on validation (pooled, block_means)")
+    st.add_argument("--c", default="0.001,0.01,0.1,1", help="comma-separated C values to choose from on validation")
+    st.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the test CIs")
+    st.add_argument("--out", type=Path, help="write the run with the head here (default: in place)")
+    st.add_argument("--cache", type=Path, help="an .npz that keeps the extracted features for refitting")
+    st.add_argument("--no-progress", action="store_true")
+    st.set_defaults(func=cmd_subtype_head)
 
     sv = sub.add_parser("serve", help="serve the API and web app with gunicorn")
     sv.add_argument("run_dir", type=Path)

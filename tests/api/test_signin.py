@@ -230,4 +230,4 @@ def test_a_database_at_either_parallel_revision_upgrades_to_one_head(tmp_path, s
     tables = inspect(engine)
     assert "expires_at" in [c["name"] for c in tables.get_columns("api_tokens")]
     assert "audit_rollups" in tables.get_table_names()
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0007"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0008"]

@@ -120,6 +120,16 @@ export const populationCheckSchema = z.looseObject({
 });
 export type PopulationCheck = z.infer<typeof populationCheckSchema>;
 
+/** The second head: bacterial vs viral among pneumonias (Kermany file names), measured on test with CIs. */
+export const subtypeHeadSchema = z.looseObject({
+  features: z.string().nullish(),
+  threshold: z.number().nullish(),
+  fitted_on: z.looseObject({ train: classCountsSchema.nullish(), test: classCountsSchema.nullish() }).nullish(),
+  metrics: z.looseObject({ positive_class: z.string().nullish(), test: testMetricsSchema.nullish() }).nullish(),
+  wording: z.string().nullish(),
+});
+export type SubtypeHead = z.infer<typeof subtypeHeadSchema>;
+
 /** Where the decision threshold comes from: the run's validation split, or a site's own labelled images. */
 export const operatingPointSchema = z.looseObject({
   source: z.string(),
@@ -171,6 +181,8 @@ export const modelCardSchema = z.looseObject({
   /** Absent for runs made before issue 10. */
   intended_population: intendedPopulationSchema.nullish(),
   population_check: populationCheckSchema.nullish(),
+  /** Absent for runs without a subtype head (data without Kermany's file names). */
+  subtype_head: subtypeHeadSchema.nullish(),
   operating_point: operatingPointSchema.nullish(),
   validation_reports: z.array(validationReportSchema).nullish(),
 });
@@ -231,6 +243,15 @@ export type PatientPage = z.infer<typeof patientPageSchema>;
 
 /* ------------------------------------------------------------------ studies */
 
+/** For a pneumonia answer of a model with a subtype head: the pattern it looks more like (support, not diagnosis). */
+export const subtypeSchema = z.looseObject({
+  pattern: z.enum(["bacterial", "viral"]),
+  probability: z.number().min(0).max(1),
+  head_test_accuracy: z.number().nullish(),
+  wording: z.string(),
+});
+export type Subtype = z.infer<typeof subtypeSchema>;
+
 export const predictionSchema = z.looseObject({
   label: classNameSchema,
   probability: z.number().min(0).max(1),
@@ -239,6 +260,8 @@ export const predictionSchema = z.looseObject({
   created_at: z.string().nullish(),
   /** Which operating point produced the answer, e.g. "validation threshold 0.728" or "site: Hospital X, 2026-11-29". */
   operating_point: z.string().nullish(),
+  /** Absent or null for a normal answer, or when the model has no subtype head. */
+  subtype: subtypeSchema.nullish(),
 });
 export type Prediction = z.infer<typeof predictionSchema>;
 

@@ -136,6 +136,44 @@ describe("ModelCardView: population, operating point and validation reports", ()
   });
 });
 
+describe("ModelCardView: the bacterial-vs-viral head", () => {
+  const head = {
+    kind: "logistic_features",
+    features: "block_means",
+    threshold: 0.43,
+    fitted_on: { train: { bacterial: 2000, viral: 1100 }, test: { bacterial: 242, viral: 148 } },
+    metrics: {
+      positive_class: "viral",
+      test: {
+        n: 390,
+        auc: { value: 0.912, ci_low: 0.884, ci_high: 0.938 },
+        accuracy: { value: 0.846, ci_low: 0.81, ci_high: 0.88 },
+        sensitivity: { value: 0.811, ci_low: 0.75, ci_high: 0.87 },
+        specificity: { value: 0.868, ci_low: 0.82, ci_high: 0.91 },
+      },
+    },
+    wording: "supports, does not replace, clinical judgement",
+  };
+
+  it("shows its test metrics with CIs and the test counts, parsed from the server's card", () => {
+    const card = modelCardSchema.parse({ ...MODEL_CARD, subtype_head: head });
+    render(<ModelCardView card={card} />);
+    const table = screen.getByTestId("subtype-metrics-table");
+    expect(within(table).getByText("Test pneumonia images: 242 bacterial, 148 viral")).toBeInTheDocument();
+    const auc = within(table).getByRole("row", { name: /ROC AUC/ });
+    expect(auc).toHaveTextContent("0.912");
+    expect(auc).toHaveTextContent("0.884 – 0.938");
+    expect(within(table).getByRole("row", { name: /Sensitivity \(viral\)/ })).toHaveTextContent("0.811");
+    expect(screen.getByText(/supports, does not replace, clinical judgement/)).toBeInTheDocument();
+  });
+
+  it("shows nothing for a run without the head", () => {
+    render(<ModelCardView card={MODEL_CARD} />);
+    expect(screen.queryByTestId("subtype-metrics-table")).toBeNull();
+    expect(screen.queryByText(/bacterial or viral/)).toBeNull();
+  });
+});
+
 describe("figureTitle", () => {
   it("names the run's figures for people", () => {
     expect(figureTitle("roc_curve")).toBe("ROC curve");

@@ -23,6 +23,17 @@ afterEach(() => {
 });
 
 describe("ReportView", () => {
+  it("states the bacterial/viral pattern under a pneumonia answer that carries one", () => {
+    const wording =
+      "Pattern more like bacterial pneumonia (p = 0.83); this head was right on 84% of test images; supports, does not replace, clinical judgement.";
+    const subtype = { pattern: "bacterial" as const, probability: 0.83, head_test_accuracy: 0.84, wording };
+    const { unmount } = render(<ReportView report={{ ...REPORT, study: makeStudy({}, { subtype }) }} />);
+    expect(screen.getByTestId("result-subtype")).toHaveTextContent(wording);
+    unmount();
+    render(<ReportView report={REPORT} />);
+    expect(screen.queryByTestId("result-subtype")).toBeNull();
+  });
+
   it("holds the patient, the result, the images, the model and the notice", () => {
     render(<ReportView report={REPORT} />);
     const patient = screen.getByTestId("report-patient");

@@ -33,6 +33,23 @@ describe("ResultView", () => {
     );
   });
 
+  it("adds the bacterial/viral pattern under a pneumonia answer, worded as support", () => {
+    const wording =
+      "Pattern more like viral pneumonia (p = 0.71); this head was right on 84% of test images; supports, does not replace, clinical judgement.";
+    const subtype = { pattern: "viral" as const, probability: 0.71, head_test_accuracy: 0.84, wording };
+    render(<ResultView study={makeStudy({}, { subtype })} />);
+    expect(screen.getByTestId("result-subtype")).toHaveTextContent(wording);
+  });
+
+  it("shows no pattern without one, or under a NORMAL answer", () => {
+    const { unmount } = render(<ResultView study={makeStudy()} />);
+    expect(screen.queryByTestId("result-subtype")).toBeNull();
+    unmount();
+    const subtype = { pattern: "bacterial" as const, probability: 0.8, head_test_accuracy: 0.84, wording: "x" };
+    render(<ResultView study={makeStudy({}, { label: "NORMAL", probability: 0.1, subtype })} />);
+    expect(screen.queryByTestId("result-subtype")).toBeNull();
+  });
+
   it("shows a NORMAL result below the threshold", () => {
     render(<ResultView study={makeStudy({}, { label: "NORMAL", probability: 0.12, threshold: 0.41 })} />);
     expect(screen.getByTestId("result-label")).toHaveTextContent("NORMAL");

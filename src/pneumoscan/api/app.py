@@ -174,6 +174,7 @@ def load_model_card(run_dir: Path | None, predictor: Predictor) -> dict[str, Any
     card["intended_population"] = predictor.population.to_dict() if predictor.population else None
     check = predictor.population_check
     card["population_check"] = check.summary() if check else None
+    card["subtype_head"] = predictor.subtype_head.summary() if predictor.subtype_head else None
     card.setdefault("metrics", {})
     figures: dict[str, str] = {}
     fig_dir = run_dir / "figures" if run_dir else None

@@ -185,6 +185,7 @@ def store_study(
                         ood_distance=pred.ood_distance,
                         heatmap_path=heatmap_rel,
                         heatmap_class=pred.heatmap_class,
+                        subtype=pred.subtype,
                     )
                 )
             session.add(study)

@@ -115,6 +115,7 @@ class PredictionRecord(Base):
     ood_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
     heatmap_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative
     heatmap_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    subtype: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # serving Prediction.subtype (pneumonia answers)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     study: Mapped[Study] = relationship(back_populates="predictions")

@@ -316,6 +316,9 @@ def render_pdf(report: dict[str, Any], image_path: Path | None, heatmap_path: Pa
     op = pred.get("operating_point")
     row("Rule", "PNEUMONIA when the probability is at or above the threshold "
         + (f"of the operating point {op}" if op else "chosen on validation data"))
+    subtype = pred.get("subtype") if label == "PNEUMONIA" else None
+    if subtype and subtype.get("wording"):
+        row("Pattern", subtype["wording"])
     row("Model version", pred.get("model_version"))
     row("Predicted at", pred.get("created_at"))
     pdf.ln(2)

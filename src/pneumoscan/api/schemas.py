@@ -375,6 +375,16 @@ class DicomTagsSchema(Schema):
     transfer_syntax = fields.String(**Nullable)
 
 
+class SubtypeSchema(Schema):
+    """For a PNEUMONIA answer of a model with a subtype head, the pattern it looks more like (supports,
+    does not replace, clinical judgement); null otherwise."""
+
+    pattern = fields.String(required=True, validate=validate.OneOf(("bacterial", "viral")))
+    probability = fields.Float(required=True, metadata={"minimum": 0, "maximum": 1})
+    head_test_accuracy = fields.Float(**Nullable)
+    wording = fields.String(required=True)
+
+
 class StoredPredictionSchema(Schema):
     label = fields.String(required=True, validate=validate.OneOf(LABELS))
     probability = fields.Float(required=True)
@@ -383,6 +393,7 @@ class StoredPredictionSchema(Schema):
     model_id = fields.String(**Nullable)
     operating_point = fields.String(allow_none=True, metadata={
         "description": "the served model's operating point label when the served model made it, else null"})
+    subtype = fields.Nested(SubtypeSchema, **Nullable)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
@@ -510,6 +521,7 @@ class PredictResultSchema(Schema):
                                               "operating_point.label)"})
     sha256 = fields.String()
     heatmap = fields.String(metadata={"description": "data:image/png;base64,... (with ?heatmap=1)"})
+    subtype = fields.Nested(SubtypeSchema, **Nullable)
 
 
 class HealthSchema(Schema):
@@ -581,6 +593,9 @@ class ModelCardSchema(OpenSchema):
     figures = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     operating_point = Passthrough(OperatingPointSchema)
     validation_reports = fields.List(Passthrough(ValidationReportSchema))
+    subtype_head = fields.Dict(allow_none=True, metadata={
+        "description": "the bacterial-vs-viral head: features, threshold, fitted_on counts, metrics (validation, "
+                       "test, with CIs)"})
 
 
 class ReportModelSchema(Schema):

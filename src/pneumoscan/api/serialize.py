@@ -43,6 +43,7 @@ def prediction_json(prediction: PredictionRecord | None) -> dict[str, Any] | Non
         "model_version": prediction.model_version,
         "model_id": prediction.model_id,
         "operating_point": operating_point_label(prediction.model_id),
+        "subtype": prediction.subtype,
         "created_at": iso(prediction.created_at),
     }
 

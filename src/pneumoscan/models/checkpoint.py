@@ -3,7 +3,8 @@
 ``meta`` keys: ``backbone``, ``dropout``, ``class_names``, ``preprocessing`` (dict),
 ``threshold``, ``threshold_rule``, ``model_version``, ``weights_origin``, ``data_fingerprint``,
 ``ood`` (a ``FeatureGate`` dict or None), ``population_check`` (a ``PopulationCheck`` dict or None),
-``intended_population`` (an ``IntendedPopulation`` dict), ``format_version``.
+``intended_population`` (an ``IntendedPopulation`` dict), ``subtype_head`` (a ``SubtypeHead`` dict or
+None), ``format_version``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pneumoscan.models.registry import build_model
 
 FORMAT_VERSION = 1
 REQUIRED_META = ("backbone", "class_names", "preprocessing", "threshold", "model_version")
-ARRAY_META = ("ood", "population_check")  # meta entries whose numpy arrays are stored as tensors
+ARRAY_META = ("ood", "population_check", "subtype_head")  # meta entries whose numpy arrays are stored as tensors
 
 
 def save_checkpoint(path: str | Path, model: PneumoniaNet, meta: dict, half: bool = False) -> Path:

@@ -11,7 +11,8 @@ the refusal gate fitted at training time. Nothing is re-typed here.
   model was not made for. What the API serves.
 
 One forward pass per batch serves everything: ``serving.runtime`` (ONNX Runtime by default) returns
-the pooled features (feature gate), the block means (population check), the logits (the answer)
+the pooled features (feature gate), the block means (population check), the logits (the answer),
+either of the first two for the subtype head (bacterial or viral, under a pneumonia answer only)
 and the last block's activations (the heatmap, as CAM for a linear head, ``serving.heatmap``).
 Only a head for which CAM is not exact (the paper's VGG16) takes a second, Grad-CAM pass.
 
@@ -38,6 +39,7 @@ from pneumoscan.models.checkpoint import load_checkpoint
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.population import IntendedPopulation, PopulationCheck
 from pneumoscan.models.recalibration import Recalibration
+from pneumoscan.models.subtype import SubtypeHead
 from pneumoscan.serving.batching import Coalescer
 from pneumoscan.serving.heatmap import class_activation_maps, grad_cam, linear_cam_weights, overlay_png
 from pneumoscan.serving.population import age_from_dicom, check_age, image_outside
@@ -66,6 +68,9 @@ class Prediction:
         population_score: the population check's P(another population) (None without a check).
         heatmap_png: heatmap overlay PNG (CAM, or Grad-CAM for a non-linear head), when asked for.
         heatmap_class: the class the heatmap explains (the predicted label).
+        subtype: for a pneumonia answer of a run with a subtype head, the pattern it looks more like
+            (``{"pattern": "bacterial"|"viral", "probability", "head_test_accuracy", "wording"}``,
+            ``SubtypeHead.describe``); None otherwise.
     """
 
     label: str
@@ -76,6 +81,7 @@ class Prediction:
     population_score: float | None = None
     heatmap_png: bytes | None = field(default=None, repr=False)
     heatmap_class: str | None = None
+    subtype: dict | None = None
 
     def to_dict(self) -> dict:
         """The JSON fields of the API contract (no heatmap bytes)."""
@@ -84,6 +90,7 @@ class Prediction:
             "probability": self.probability,
             "threshold": self.threshold,
             "model_version": self.model_version,
+            "subtype": self.subtype,
         }
 
 
@@ -128,6 +135,9 @@ class Predictor:
         )
         self.population_check: PopulationCheck | None = (
             PopulationCheck.from_dict(meta["population_check"]) if meta.get("population_check") else None
+        )
+        self.subtype_head: SubtypeHead | None = (
+            SubtypeHead.from_dict(meta["subtype_head"]) if meta.get("subtype_head") else None
         )
         if self.gate is None:
             log.warning("checkpoint %s has no refusal gate: only the dedicated checks refuse images",
@@ -180,7 +190,9 @@ class Predictor:
             return out.features, torch.from_numpy(out.logits), out.block_means, out.last
         model = self.model
         has_parts = hasattr(model, "backbone") and hasattr(model, "head")
-        want_means = has_parts and self.population_check is not None and self.population_check.features == "block_means"
+        want_means = has_parts and any(
+            part is not None and part.features == "block_means" for part in (self.population_check, self.subtype_head)
+        )
         means = None
         with self._lock, torch.inference_mode():
             x = batch.to(self.device)
@@ -234,6 +246,7 @@ class Predictor:
         pop = self.population_check
         pop_input = means if (pop is not None and pop.features == "block_means") else feats
         pop_scores = pop.score(pop_input) if (pop is not None and pop_input is not None) else None
+        p_viral = self._p_viral(feats, means)
         preds = [
             Prediction(
                 label=self.class_names[int(p >= self.threshold)],
@@ -242,10 +255,18 @@ class Predictor:
                 model_version=self.model_version,
                 ood_distance=None if distances is None else float(distances[i]),
                 population_score=None if pop_scores is None else float(pop_scores[i]),
+                subtype=(self.subtype_head.describe(float(p_viral[i]))
+                         if p_viral is not None and p >= self.threshold else None),
             )
             for i, p in enumerate(probs)
         ]
         return preds, batch, last
+
+    def _p_viral(self, feats: np.ndarray | None, means: np.ndarray | None) -> np.ndarray | None:
+        """The subtype head's P(viral) for every row of the pass (None without a head or its input)."""
+        head = self.subtype_head
+        x = None if head is None else (means if head.features == "block_means" else feats)
+        return None if x is None else head.p_viral(x)
 
     def _add_heatmaps(
         self,

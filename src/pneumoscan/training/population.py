@@ -38,17 +38,18 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
 
 
 @torch.inference_mode()
-def block_means(
+def pass_features(
     model: PneumoniaNet, spec: Preprocessing, files: Sequence[Path], desc: str, progress: bool = True,
     batch_size: int = 32,
-) -> np.ndarray:
-    """The population check's input for each file: decoded as an upload is, eval-transformed, block means.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features and block means of each file, from one pass: decoded as an upload is, eval-transformed.
 
     Raises:
         ValueError: a file cannot be decoded (the message names it).
     """
     transform = eval_transform(spec)
-    out: list[np.ndarray] = []
+    pooled: list[np.ndarray] = []
+    means: list[np.ndarray] = []
     for start in tqdm(range(0, len(files), batch_size), desc=desc, disable=not progress, leave=False):
         images = []
         for path in files[start : start + batch_size]:
@@ -56,9 +57,18 @@ def block_means(
                 images.append(decode_image(Path(path).read_bytes()).image)
             except (OSError, ImageDecodeError) as exc:
                 raise ValueError(f"Cannot read {path}: {exc}. Remove it from the list or fix the file.") from exc
-        _, means = model.features_and_block_means(torch.stack([transform(im) for im in images]))
-        out.append(means.numpy())
-    return np.concatenate(out)
+        feats, block = model.features_and_block_means(torch.stack([transform(im) for im in images]))
+        pooled.append(feats.float().numpy())
+        means.append(block.numpy())
+    return np.concatenate(pooled), np.concatenate(means)
+
+
+def block_means(
+    model: PneumoniaNet, spec: Preprocessing, files: Sequence[Path], desc: str, progress: bool = True,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """The population check's input for each file (``pass_features``' block means)."""
+    return pass_features(model, spec, files, desc, progress, batch_size)[1]
 
 
 def outside_files(

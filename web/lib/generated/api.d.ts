@@ -707,6 +707,10 @@ export interface components {
             };
             operating_point?: components["schemas"]["OperatingPoint"];
             validation_reports?: components["schemas"]["ValidationReport"][];
+            /** @description the bacterial-vs-viral head: features, threshold, fitted_on counts, metrics (validation, test, with CIs) */
+            subtype_head?: {
+                [key: string]: unknown;
+            } | null;
         } & {
             [key: string]: unknown;
         };
@@ -774,6 +778,13 @@ export interface components {
              */
             image: string;
         };
+        Subtype: {
+            /** @enum {string} */
+            pattern: "bacterial" | "viral";
+            probability: number;
+            head_test_accuracy?: number | null;
+            wording: string;
+        };
         PredictResult: {
             /** @enum {string} */
             label: "NORMAL" | "PNEUMONIA";
@@ -786,6 +797,7 @@ export interface components {
             sha256?: string;
             /** @description data:image/png;base64,... (with ?heatmap=1) */
             heatmap?: string;
+            subtype?: components["schemas"]["Subtype"] | null;
         };
         PredictUpload: {
             /**
@@ -805,6 +817,7 @@ export interface components {
             model_id?: string | null;
             /** @description the served model's operating point label when the served model made it, else null */
             operating_point?: string | null;
+            subtype?: components["schemas"]["Subtype"] | null;
             /** Format: date-time */
             created_at: string;
         };

@@ -5,6 +5,7 @@ import { DataView, humanize } from "../common/DataView";
 import { CountsTable, isCounts } from "./CountsTable";
 import { MetricTable, isMetric, type MetricRow } from "./MetricTable";
 import { OperatingPointSection, PopulationSection } from "./PopulationSection";
+import { SubtypeSection } from "./SubtypeSection";
 import { ValidationReports } from "./ValidationReports";
 import { figureTitle } from "./figures";
 
@@ -122,6 +123,8 @@ export function ModelCardView({ card }: { card: ModelCard }) {
           <p>No test metrics were recorded for this model.</p>
         )}
       </section>
+
+      <SubtypeSection head={card.subtype_head} />
 
       <ValidationReports reports={card.validation_reports} />
 

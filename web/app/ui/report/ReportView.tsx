@@ -6,6 +6,7 @@ import { formatDate, formatPercent, formatVersus, patientAge, sexLabel } from "@
 import { DataView } from "../common/DataView";
 import { ProbabilityBar } from "../study/ProbabilityBar";
 import { resultSentence } from "../study/ResultView";
+import { SubtypeLine } from "../study/SubtypeLine";
 import { CountsTable, isCounts } from "../model/CountsTable";
 import { DownloadPdfButton } from "./DownloadPdfButton";
 
@@ -99,6 +100,7 @@ export function ReportView({ report }: { report: Report }) {
             </p>
             <ProbabilityBar probability={pred.probability} threshold={pred.threshold} />
             <p>{resultSentence(pred.label, pred.probability, pred.threshold)}</p>
+            <SubtypeLine prediction={pred} />
             {pred.operating_point && (
               <p data-testid="operating-point">
                 Operating point that produced this answer: <strong>{pred.operating_point}</strong>.

@@ -4,6 +4,7 @@ import type { Patient, Study } from "@/lib/definitions";
 import { formatDate, formatVersus } from "@/lib/format";
 import { HeatmapViewer } from "./HeatmapViewer";
 import { ProbabilityBar } from "./ProbabilityBar";
+import { SubtypeLine } from "./SubtypeLine";
 
 /** Plain-words reading of a prediction (the label itself is the server's). */
 export function resultSentence(label: string, probability: number, threshold: number): string {
@@ -62,6 +63,7 @@ export function ResultView({ study, patient }: { study: Study; patient?: Patient
               <p className="result__sentence" data-testid="result-sentence">
                 {resultSentence(pred.label, pred.probability, pred.threshold)}
               </p>
+              <SubtypeLine prediction={pred} />
             </>
           ) : (
             <p className="notice notice--info" data-testid="result-missing">
