@@ -44,11 +44,10 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (meta, images, patients, studies, reports):
         app.register_blueprint(module.bp)
-    from pneumoscan.api.views import admin, auth
+    from pneumoscan.api.views import admin, auth, hospital
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
-    from pneumoscan.api.hospital import views as hospital
 
     app.register_blueprint(hospital.bp)
     app.register_blueprint(hospital.stow_bp)
