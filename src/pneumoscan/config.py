@@ -15,8 +15,8 @@ import yaml
 
 @dataclass(frozen=True)
 class DataConfig:
-    image_size: int = 224  # center crop (the paper: 224)
-    resize: int = 256  # resize before the crop (the paper: 256)
+    image_size: int = 0  # center crop; 0 = the backbone's input size (224, the paper's; Lite1 240, Lite2 260)
+    resize: int = 0  # resize before the crop; 0 = image_size * 256/224 (the paper: 256 for 224)
     canonical: int = 224  # squash to this square first; 0 turns it off (see data/transforms.py)
     jpeg_quality: int = 75  # then JPEG round trip at this quality, as the training copy was made; 0 = off
     batch_size: int = 32
@@ -24,6 +24,7 @@ class DataConfig:
     val_fraction: float = 0.1  # carved from train/ when val/ is too small
     min_val_size: int = 100
     augment: bool = True
+    equalize: str = "none"  # none | clahe | hist: contrast equalisation after the squash (data/transforms.py)
 
 
 @dataclass(frozen=True)

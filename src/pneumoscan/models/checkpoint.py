@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pneumoscan.models.net import PneumoniaNet
-from pneumoscan.models.registry import build_model
+from pneumoscan.models.registry import build_model, file_sha256
 
 FORMAT_VERSION = 1
 REQUIRED_META = ("backbone", "class_names", "preprocessing", "threshold", "model_version")
@@ -47,11 +46,7 @@ def checkpoint_sha256(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[PneumoniaNet, dict]:
