@@ -74,12 +74,26 @@ class PopulationConfig:
 
 
 @dataclass(frozen=True)
+class EnsembleConfig:
+    """Several frozen probes as one run (training/ensemble.py); empty ``members`` = a single model."""
+
+    members: str = ""  # comma-separated backbones, e.g. "efficientnet_lite0,mobilenet_v2"; each gets its own head
+    combine: str = "mean"  # mean (of the members' probabilities) | stack (logistic regression fitted on validation)
+    half: bool = False  # store the weights as float16 (halves the run folder)
+    skip_test: bool = False  # do not evaluate on the test split (while choosing members on validation)
+
+    def member_names(self) -> list[str]:
+        return [m.strip() for m in self.members.split(",") if m.strip()]
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,7 +104,7 @@ class ExperimentConfig:
         Raises:
             ValueError: an unknown section or key (the message lists the valid ones).
         """
-        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval", "population")}
+        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval", "population", "ensemble")}
         for key, value in overrides.items():
             if value is None:
                 continue
@@ -121,7 +135,7 @@ def _coerce(value: Any, type_name: Any) -> Any:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Defaults, then the YAML file (sections data/model/train/eval/population), then dotted overrides.
+    """Defaults, then the YAML file (sections data/model/train/eval/population/ensemble), then dotted overrides.
 
     Raises:
         FileNotFoundError: the YAML file does not exist.
@@ -134,7 +148,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise FileNotFoundError(f"Config file {path} not found. See configs/ for the presets.")
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping of sections (data, model, train, eval, population).")
+            raise ValueError(
+                f"{path} must hold a mapping of sections (data, model, train, eval, population, ensemble).")
         flat = {}
         for section, values in raw.items():
             if not isinstance(values, dict):

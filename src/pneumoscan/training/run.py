@@ -22,7 +22,7 @@ from pneumoscan.data.datasets import LabelledImages, load_split, load_splits
 from pneumoscan.data.transforms import Preprocessing, data_transforms, eval_transform
 from pneumoscan.device import select_device
 from pneumoscan.evaluation import figures
-from pneumoscan.evaluation.inference import predict_probabilities
+from pneumoscan.evaluation.inference import member_probabilities, predict_probabilities
 from pneumoscan.evaluation.metrics import evaluate_predictions
 from pneumoscan.evaluation.threshold import choose_threshold
 from pneumoscan.models.checkpoint import checkpoint_sha256, load_checkpoint, save_checkpoint
@@ -292,9 +292,16 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
     spec = Preprocessing.from_dict(meta["preprocessing"])
     ds: LabelledImages = load_split(data, split).with_transform(eval_transform(spec))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=min(2, os.cpu_count() or 1))
-    y, p = predict_probabilities(model, loader, device, progress, f"evaluate {split}")
+    members = (meta.get("ensemble") or {}).get("members")
+    if members:
+        y, p, each = member_probabilities(model, loader, device, progress, f"evaluate {split}")
+    else:
+        y, p = predict_probabilities(model, loader, device, progress, f"evaluate {split}")
     metrics = evaluate_predictions(y, p, meta["threshold"], n_boot=n_boot)
     metrics["counts"] = ds.class_counts()
+    if members:  # each member at its own validation threshold, beside the ensemble
+        metrics["members"] = {m["backbone"]: evaluate_predictions(y, each[:, i], m["threshold"], n_boot=n_boot)
+                              for i, m in enumerate(members)}
     fig_dir = run_dir / "figures"
     suffix = "" if split == "test" else f"_{split}"
     figures.confusion_matrix_figure(metrics["confusion_matrix"], fig_dir / f"confusion_matrix{suffix}.png",
@@ -314,6 +321,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
     if card_path.exists():
         card = json.loads(card_path.read_text())
         card.setdefault("metrics", {})[split] = _summary(metrics)
+        if members:
+            card["metrics"][f"{split}_members"] = {k: _summary(v) for k, v in metrics["members"].items()}
         card.setdefault("evaluated_on", {})[split] = {"source": Path(data).name, "n": int(len(y))}
         _write_json(card_path, card)
     return metrics
