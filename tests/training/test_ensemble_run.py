@@ -68,6 +68,7 @@ def test_the_run_folder_carries_every_member_and_loads_as_one_model(ensemble_run
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]["members"]) == set(MEMBERS.split(","))  # each member measured beside the ensemble
     assert metrics["test"]["auc"]["value"] >= 0.8
+    assert metrics["model_selection_crossfit"]["n"] == metrics["model_selection"]["n"]  # the stack's honest score
     assert meta["ood"]["mean"].shape == (2 * 1280,)  # the refusal gate sees both members' features
 
 

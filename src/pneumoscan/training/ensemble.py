@@ -26,6 +26,7 @@ from pneumoscan.evaluation.metrics import evaluate_predictions
 from pneumoscan.evaluation.threshold import choose_threshold
 from pneumoscan.models.checkpoint import save_checkpoint
 from pneumoscan.models.ensemble import EnsembleNet, MemberInput, ensemble_meta
+from pneumoscan.models.net import PneumoniaNet
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.registry import backbone_info, build_model
 from pneumoscan.training.engine import class_weights, make_optimizer, make_scheduler, train_model
@@ -55,12 +56,30 @@ def ensemble_preprocessing(dc: DataConfig) -> Preprocessing:
                          mean=UNNORMALISED[0], std=UNNORMALISED[1], equalize=dc.equalize)
 
 
-def fit_stack(member_probs: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
+def build_member(name: str, cfg: ExperimentConfig, spec: Preprocessing,
+                 device: torch.device) -> tuple[PneumoniaNet, MemberInput]:
+    """A member with its ImageNet (or configured) weights and its input adapter: its own input size
+    (unless ``data.image_size`` fixes one for all) and normalisation."""
+    info = backbone_info(name)
+    member = build_model(name, cfg.model.weights, unfreeze_last=0, dropout=cfg.model.dropout).to(device)
+    size = spec.crop if cfg.data.image_size else info.input_size
+    return member, MemberInput(size, info.mean, info.std).to(device)
+
+
+def fit_stack(member_odds: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
     """Logistic regression of the label on the members' log-odds (n, members): ``(coef, intercept)``."""
-    p = np.clip(member_probs, 1e-7, 1 - 1e-7)
-    odds = np.log(p) - np.log1p(-p)
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(odds, y)
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(member_odds, y)
     return [float(c) for c in lr.coef_[0]], float(lr.intercept_[0])
+
+
+def crossfit_stack(member_odds: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Each validation image's stacked probability from a stack fitted on the other folds: an honest
+    validation score for the stack, which is otherwise fitted and measured on the same images."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_predict(LogisticRegression(C=1.0, max_iter=1000), member_odds, y, cv=cv,
+                             method="predict_proba")[:, 1]
 
 
 def train_ensemble_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress: bool = True,
@@ -94,10 +113,8 @@ def train_ensemble_run(cfg: ExperimentConfig, data: str | Path, out: str | Path,
     members, inputs, histories, rows = [], [], {}, []
     feats_tr, feats_va, logits_va = [], [], []
     for name in names:
-        info = backbone_info(name)
         seed_everything(tc.seed)
-        member = build_model(name, mc.weights, unfreeze_last=0, dropout=mc.dropout).to(device)
-        adapt = MemberInput(info.input_size if not dc.image_size else spec.crop, info.mean, info.std).to(device)
+        member, adapt = build_member(name, cfg, spec, device)
         frozen = nn.Sequential(adapt, member.backbone)
         describe = {"backbone": name, "ensemble_input": spec.to_dict(), "data": splits.fingerprint}
         f_tr, y_tr = cached_extract_features(frozen, plain(train_ds), train_ds.ids, describe, device,
@@ -129,13 +146,21 @@ def train_ensemble_run(cfg: ExperimentConfig, data: str | Path, out: str | Path,
         logits_va.append(lg)
 
     y_va = np.asarray(splits.val.targets)
-    member_probs = np.stack([torch.softmax(lg, 1)[:, 1].numpy() for lg in logits_va], 1)
-    coef, intercept = fit_stack(member_probs, y_va) if ec.combine == "stack" else (None, None)
+    member_odds = np.stack([(lg[:, 1] - lg[:, 0]).double().numpy() for lg in logits_va], 1)
+    coef, intercept = fit_stack(member_odds, y_va) if ec.combine == "stack" else (None, None)
     model = EnsembleNet(members, inputs, names, ec.combine, coef, intercept).eval()
     p_va = torch.softmax(model.combine_logits(logits_va), 1)[:, 1].numpy()
     threshold = choose_threshold(y_va, p_va, ev.threshold_rule, ev.min_sensitivity, ev.fixed_threshold)
     gate = FeatureGate.fit(np.concatenate(feats_tr, 1), np.concatenate(feats_va, 1), quantile=ev.ood_quantile)
     val_metrics = evaluate_predictions(y_va, p_va, threshold, n_boot=ev.bootstrap, seed=tc.seed)
+    extra = {}
+    if ec.combine == "stack":
+        p_cv = crossfit_stack(member_odds, y_va, seed=tc.seed)
+        cv_threshold = choose_threshold(y_va, p_cv, ev.threshold_rule, ev.min_sensitivity, ev.fixed_threshold)
+        extra["model_selection_crossfit"] = evaluate_predictions(y_va, p_cv, cv_threshold, n_boot=ev.bootstrap,
+                                                                 seed=tc.seed)
+        log.info("stack cross-fitted on validation (5 folds): AUC %.4f",
+                 extra["model_selection_crossfit"]["auc"]["value"])
     log.info("ensemble (%s of %s): validation AUC %.4f, sensitivity %.3f, specificity %.3f at %.4f", ec.combine,
              ", ".join(names), val_metrics["auc"]["value"], val_metrics["sensitivity"]["value"],
              val_metrics["specificity"]["value"], threshold)
@@ -190,7 +215,7 @@ def train_ensemble_run(cfg: ExperimentConfig, data: str | Path, out: str | Path,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     _write_json(out / "model_card.json", card)
-    _write_json(out / "metrics.json", {"model_selection": val_metrics,
+    _write_json(out / "metrics.json", {"model_selection": val_metrics, **extra,
                                        "members": {r["backbone"]: {"model_selection": r["model_selection"]}
                                                    for r in rows}})
     if splits.test is not None and not ec.skip_test:
