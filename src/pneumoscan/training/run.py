@@ -241,11 +241,16 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
 def preprocessing_for(dc: DataConfig, backbone: str) -> Preprocessing:
     """The run's eval preprocessing: the data config, with the backbone's own input size and
     normalisation where the config leaves them at 0 (preprocessing belongs to the weights)."""
-    info = backbone_info(backbone)
-    crop = dc.image_size or info.input_size
+    try:
+        info = backbone_info(backbone)
+    except ValueError:  # unknown: build_model (or --init-from's check) says so, naming the valid ones
+        info = None
+    default = Preprocessing()
+    crop = dc.image_size or (info.input_size if info else default.crop)
     resize = dc.resize or round(crop * 256 / 224)
     return Preprocessing(canonical=dc.canonical, jpeg_quality=dc.jpeg_quality, resize=resize, crop=crop,
-                         mean=info.mean, std=info.std, equalize=dc.equalize)
+                         mean=info.mean if info else default.mean, std=info.std if info else default.std,
+                         equalize=dc.equalize)
 
 
 def load_parent(run_dir: str | Path, backbone: str, spec: Preprocessing) -> tuple[nn.Module, dict]:
