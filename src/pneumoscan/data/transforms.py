@@ -38,9 +38,18 @@ class Preprocessing:
     crop: int = 224  # ... and CenterCrop(224)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    equalize: str = "none"  # none | clahe | hist: contrast equalisation after the squash (see Equalize)
+
+    def __post_init__(self) -> None:
+        if self.equalize not in EQUALIZERS:
+            raise ValueError(f"equalize must be one of {', '.join(EQUALIZERS)}, got {self.equalize!r}.")
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The checkpoint's dict; ``equalize`` only when set, so older runs' dicts stay as they were."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if d["equalize"] == "none":
+            del d["equalize"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessing:
@@ -70,6 +79,32 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+EQUALIZERS = ("none", "clahe", "hist")
+
+
+class Equalize:
+    """Contrast equalisation of the grey levels (scikit-image), to narrow differences between machines.
+
+    ``clahe``: contrast-limited adaptive histogram equalisation (8x8 tiles, clip 0.01, scikit-image's
+    defaults); ``hist``: global histogram equalisation. Works on the luminance; returns mode ``L``.
+    """
+
+    def __init__(self, kind: str):
+        if kind not in EQUALIZERS[1:]:
+            raise ValueError(f"Equalize kind must be clahe or hist, got {kind!r}.")
+        self.kind = kind
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        from skimage import exposure
+
+        grey = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+        out = exposure.equalize_adapthist(grey) if self.kind == "clahe" else exposure.equalize_hist(grey)
+        return Image.fromarray(np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8), mode="L")
+
+    def __repr__(self) -> str:
+        return f"Equalize({self.kind!r})"
+
+
 class JpegRoundTrip:
     """Encode as JPEG at ``quality`` and decode again (a picklable transform for DataLoader workers)."""
 
@@ -90,7 +125,8 @@ class JpegRoundTrip:
 
 def _squash(spec: Preprocessing) -> list:
     steps = [T.Resize((spec.canonical, spec.canonical), antialias=True)] if spec.canonical else []
-    return steps + ([JpegRoundTrip(spec.jpeg_quality)] if spec.jpeg_quality else [])
+    steps += [JpegRoundTrip(spec.jpeg_quality)] if spec.jpeg_quality else []
+    return steps + ([Equalize(spec.equalize), T.Lambda(to_rgb)] if spec.equalize != "none" else [])
 
 
 def eval_transform(spec: Preprocessing) -> T.Compose:
@@ -128,6 +164,8 @@ def eval_tensor(image: Image.Image, spec: Preprocessing) -> torch.Tensor:
         im = im.resize((spec.canonical, spec.canonical), Image.Resampling.BILINEAR)
     if spec.jpeg_quality:
         im = JpegRoundTrip(spec.jpeg_quality)(im)
+    if spec.equalize != "none":
+        im = Equalize(spec.equalize)(im)
     im = im.resize((spec.resize, spec.resize), Image.Resampling.BILINEAR)
     top = int(round((spec.resize - spec.crop) / 2.0))  # torchvision's CenterCrop offsets
     im = im.crop((top, top, top + spec.crop, top + spec.crop))

@@ -4,26 +4,27 @@
 ``threshold``, ``threshold_rule``, ``model_version``, ``weights_origin``, ``data_fingerprint``,
 ``ood`` (a ``FeatureGate`` dict or None), ``population_check`` (a ``PopulationCheck`` dict or None),
 ``intended_population`` (an ``IntendedPopulation`` dict), ``subtype_head`` (a ``SubtypeHead`` dict or
-None), ``format_version``.
+None), ``format_version``; an ensemble run has ``backbone: ensemble`` and ``ensemble`` (members, their
+inputs, the combination: models/ensemble.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pneumoscan.models.ensemble import EnsembleNet, build_ensemble
 from pneumoscan.models.net import PneumoniaNet
-from pneumoscan.models.registry import build_model
+from pneumoscan.models.registry import build_model, file_sha256
 
 FORMAT_VERSION = 1
 REQUIRED_META = ("backbone", "class_names", "preprocessing", "threshold", "model_version")
 ARRAY_META = ("ood", "population_check", "subtype_head")  # meta entries whose numpy arrays are stored as tensors
 
 
-def save_checkpoint(path: str | Path, model: PneumoniaNet, meta: dict, half: bool = False) -> Path:
+def save_checkpoint(path: str | Path, model: PneumoniaNet | EnsembleNet, meta: dict, half: bool = False) -> Path:
     """Write weights (optionally float16 to halve the file) and ``meta`` to ``path``."""
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
@@ -48,15 +49,14 @@ def checkpoint_sha256(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[PneumoniaNet, dict]:
-    """Rebuild the model from ``checkpoint.pt`` (float32, eval mode) and return it with its meta.
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[PneumoniaNet | EnsembleNet, dict]:
+    """Rebuild the model (an ``EnsembleNet`` when the meta has ``ensemble``) from ``checkpoint.pt``
+    (float32, eval mode) and return it with its meta.
 
     Raises:
         FileNotFoundError: no checkpoint at ``path``.
@@ -74,7 +74,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for key in ARRAY_META:
         if meta.get(key) is not None:
             meta[key] = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in meta[key].items()}
-    model = build_model(meta["backbone"], weights="none", dropout=meta.get("dropout", 0.0))
+    if meta.get("ensemble"):
+        model = build_ensemble(meta["ensemble"])
+    else:
+        model = build_model(meta["backbone"], weights="none", dropout=meta.get("dropout", 0.0))
     state = {
         k: v.float() if v.is_floating_point() else v
         for k, v in blob["state_dict"].items()

@@ -90,8 +90,10 @@ def linear_cam_weights(model: nn.Module) -> np.ndarray | None:
     """The head's weight matrix (classes, channels) when CAM is exact for ``model``, else None.
 
     Exact when the backbone's stages after the CAM layer only average-pool and flatten, and the head
-    is a linear layer (after dropout, an identity in eval mode).
+    is a linear layer (after dropout, an identity in eval mode). For an ensemble: its CAM member's
+    (the map shows where that member looked).
     """
+    model = getattr(model, "cam_member", model)
     backbone, head, layer = getattr(model, "backbone", None), getattr(model, "head", None), None
     try:
         layer = model.cam_layer

@@ -1,6 +1,7 @@
 """The model's serving runtime: ONE forward pass gives everything a request needs.
 
-``ServingGraph`` runs the backbone's stages in order and returns, from that single pass:
+``ServingGraph`` runs the backbone's stages in order (``EnsembleGraph``: each member's, on its own
+input) and returns, from that single pass:
 
 - ``features``: the pooled backbone features (the feature gate's input and the head's);
 - ``block_means``: the spatial mean of every backbone block's output, concatenated (the population
@@ -95,8 +96,34 @@ class ServingGraph(nn.Module):
         return x, torch.cat(means, 1), self.head(x), last
 
 
+class EnsembleGraph(nn.Module):
+    """An ``EnsembleNet``'s one pass: each member's ``ServingGraph`` on its adapted input; features
+    and block means concatenated in member order, the combined logits, and the CAM member's
+    (the first's) last activations."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.inputs = model.inputs
+        self.graphs = nn.ModuleList(ServingGraph(m) for m in model.members)
+        self.ensemble = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        outs = [graph(adapt(x)) for graph, adapt in zip(self.graphs, self.inputs)]
+        feats = torch.cat([o[0] for o in outs], 1)
+        means = torch.cat([o[1] for o in outs], 1)
+        return feats, means, self.ensemble.combine_logits([o[2] for o in outs]), outs[0][3]
+
+
+def serving_graph(model: nn.Module) -> nn.Module:
+    """``EnsembleGraph`` for an ensemble, ``ServingGraph`` otherwise (see ``supports``)."""
+    return EnsembleGraph(model) if hasattr(model, "members") else ServingGraph(model)
+
+
 def supports(model: nn.Module) -> bool:
-    """Whether ``ServingGraph`` can run ``model`` (a Sequential backbone holding blocks and CAM layer)."""
+    """Whether the serving graph can run ``model``: a Sequential backbone holding blocks and CAM layer,
+    or an ensemble of such members."""
+    if hasattr(model, "members"):
+        return all(supports(m) for m in model.members)
     backbone = getattr(model, "backbone", None)
     if not isinstance(backbone, nn.Sequential) or not hasattr(model, "head") or not hasattr(model, "blocks"):
         return False
@@ -116,7 +143,7 @@ class TorchRuntime:
     """Eager PyTorch (optionally channels-last, for oneDNN's blocked kernels)."""
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", channels_last: bool = False):
-        self.graph = ServingGraph(model).eval().to(device)
+        self.graph = serving_graph(model).eval().to(device)
         self.device = torch.device(device)
         self.channels_last = channels_last
         if channels_last:
@@ -136,15 +163,16 @@ def export_onnx(model: nn.Module, size: int = 224) -> bytes:
     """The serving graph as an ONNX model (batch axis dynamic), exported in memory.
 
     Args:
-        model: a ``PneumoniaNet`` (see ``supports``), on the CPU.
+        model: a ``PneumoniaNet`` or ``EnsembleNet`` (see ``supports``), on the CPU.
         size: the input's height and width (the eval transform's crop).
     """
-    graph = ServingGraph(model).eval().cpu()
+    graph = serving_graph(model).eval().cpu()
     buf = io.BytesIO()
     dummy = torch.zeros(1, 3, size, size)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter needs only ``onnx``; the newer one would add onnxscript.
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # an ensemble member's fixed resize decision
         torch.onnx.export(
             graph,
             (dummy,),

@@ -4,7 +4,6 @@ written into a run folder that carries everything serving needs (see DESIGN.md).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -18,12 +17,12 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from pneumoscan import CLASS_NAMES, __version__
-from pneumoscan.config import ExperimentConfig, save_config
+from pneumoscan.config import DataConfig, ExperimentConfig, save_config
 from pneumoscan.data.datasets import LabelledImages, load_split, load_splits
 from pneumoscan.data.transforms import Preprocessing, data_transforms, eval_transform
 from pneumoscan.device import select_device
 from pneumoscan.evaluation import figures
-from pneumoscan.evaluation.inference import predict_probabilities
+from pneumoscan.evaluation.inference import member_probabilities, predict_probabilities
 from pneumoscan.evaluation.metrics import evaluate_predictions
 from pneumoscan.evaluation.threshold import choose_threshold
 from pneumoscan.models.checkpoint import checkpoint_sha256, load_checkpoint, save_checkpoint
@@ -38,7 +37,7 @@ from pneumoscan.training.engine import (
     make_scheduler,
     train_model,
 )
-from pneumoscan.training.features import extract_features, feature_loader
+from pneumoscan.training.features import cached_extract_features, extract_features, feature_loader, weights_hash
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +75,6 @@ def _loader(ds, batch_size: int, shuffle: bool, workers: int, seed: int) -> Data
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g)
 
 
-def _weights_hash(model: nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().float().numpy().tobytes())
-    return h.hexdigest()[:10]
-
-
 def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress: bool = True,
               command: str = "", init_from: str | Path | None = None) -> Path | None:
     """Train on ``data`` with ``cfg`` and write the run folder ``out``.
@@ -104,7 +95,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     seed_everything(cfg.train.seed)
     dc, mc, tc = cfg.data, cfg.model, cfg.train
     splits = load_splits(data, dc.val_fraction, dc.min_val_size, tc.seed)
-    spec = Preprocessing(canonical=dc.canonical, jpeg_quality=dc.jpeg_quality, resize=dc.resize, crop=dc.image_size)
+    spec = preprocessing_for(dc, mc.backbone)
     tfs = data_transforms(spec)
     log.info("train %s | val %s (%s)", splits.train.class_counts(), splits.val.class_counts(), splits.val_source)
 
@@ -131,8 +122,11 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
         frozen, target = model.frozen_part(), model.trainable_part()
         log.info("no augmentation: caching the output of %d frozen backbone stages once", len(frozen))
         plain = lambda ds: DataLoader(ds, batch_size=dc.batch_size, shuffle=False, num_workers=workers)  # noqa: E731
-        f_tr, y_tr = extract_features(frozen, plain(train_eval), device, "cache train", progress)
-        f_va, y_va = extract_features(frozen, plain(val_ds), device, "cache val", progress)
+        describe = {"backbone": mc.backbone, "preprocessing": spec.to_dict(), "data": splits.fingerprint}
+        f_tr, y_tr = cached_extract_features(frozen, plain(train_eval), train_eval.ids, describe, device,
+                                             "cache train", progress)
+        f_va, y_va = cached_extract_features(frozen, plain(val_ds), val_ds.ids, describe, device, "cache val",
+                                             progress)
         train_feats = torch.utils.data.TensorDataset(f_tr, y_tr)
         loaders = {
             "train": _loader(train_feats, dc.batch_size, True, 0, tc.seed),
@@ -174,7 +168,7 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     log.info("threshold %.4f (%s) on validation: sensitivity %.3f specificity %.3f", threshold, ev.threshold_rule,
              val_metrics["sensitivity"]["value"], val_metrics["specificity"]["value"])
 
-    version = f"{mc.backbone}-{dt.date.today():%Y%m%d}-{_weights_hash(model)}"
+    version = f"{mc.backbone}-{dt.date.today():%Y%m%d}-{weights_hash(model)}"
     meta = {
         "backbone": mc.backbone,
         "dropout": mc.dropout,
@@ -244,6 +238,21 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
     return out
 
 
+def preprocessing_for(dc: DataConfig, backbone: str) -> Preprocessing:
+    """The run's eval preprocessing: the data config, with the backbone's own input size and
+    normalisation where the config leaves them at 0 (preprocessing belongs to the weights)."""
+    try:
+        info = backbone_info(backbone)
+    except ValueError:  # unknown: build_model (or --init-from's check) says so, naming the valid ones
+        info = None
+    default = Preprocessing()
+    crop = dc.image_size or (info.input_size if info else default.crop)
+    resize = dc.resize or round(crop * 256 / 224)
+    return Preprocessing(canonical=dc.canonical, jpeg_quality=dc.jpeg_quality, resize=resize, crop=crop,
+                         mean=info.mean if info else default.mean, std=info.std if info else default.std,
+                         equalize=dc.equalize)
+
+
 def load_parent(run_dir: str | Path, backbone: str, spec: Preprocessing) -> tuple[nn.Module, dict]:
     """The parent run's model and its ``parent_run`` record (model_version, checkpoint sha256, path).
 
@@ -288,9 +297,16 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
     spec = Preprocessing.from_dict(meta["preprocessing"])
     ds: LabelledImages = load_split(data, split).with_transform(eval_transform(spec))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=min(2, os.cpu_count() or 1))
-    y, p = predict_probabilities(model, loader, device, progress, f"evaluate {split}")
+    members = (meta.get("ensemble") or {}).get("members")
+    if members:
+        y, p, each = member_probabilities(model, loader, device, progress, f"evaluate {split}")
+    else:
+        y, p = predict_probabilities(model, loader, device, progress, f"evaluate {split}")
     metrics = evaluate_predictions(y, p, meta["threshold"], n_boot=n_boot)
     metrics["counts"] = ds.class_counts()
+    if members:  # each member at its own validation threshold, beside the ensemble
+        metrics["members"] = {m["backbone"]: evaluate_predictions(y, each[:, i], m["threshold"], n_boot=n_boot)
+                              for i, m in enumerate(members)}
     fig_dir = run_dir / "figures"
     suffix = "" if split == "test" else f"_{split}"
     figures.confusion_matrix_figure(metrics["confusion_matrix"], fig_dir / f"confusion_matrix{suffix}.png",
@@ -310,6 +326,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
     if card_path.exists():
         card = json.loads(card_path.read_text())
         card.setdefault("metrics", {})[split] = _summary(metrics)
+        if members:
+            card["metrics"][f"{split}_members"] = {k: _summary(v) for k, v in metrics["members"].items()}
         card.setdefault("evaluated_on", {})[split] = {"source": Path(data).name, "n": int(len(y))}
         _write_json(card_path, card)
     return metrics
