@@ -118,8 +118,8 @@ def test_the_predictor_gives_the_pattern_only_under_a_pneumonia_answer(fitted):
             assert s["pattern"] in ("bacterial", "viral") and 0 <= s["probability"] <= 1.0
             p_viral = s["probability"] if s["pattern"] == "viral" else 1 - s["probability"]
             assert (p_viral >= head.threshold) == (s["pattern"] == "viral")
-            assert s["wording"].startswith(
-                f"Pattern more like {s['pattern']} pneumonia (P(viral) = {p_viral:.2f}, viral from {head.threshold:.2f})")
+            assert s["wording"].startswith(f"Pattern more like {s['pattern']} pneumonia "
+                                           f"(P(viral) = {p_viral:.2f}, viral from {head.threshold:.2f})")
             assert s["head_test_accuracy"] == predictor.subtype_head.test_accuracy
             assert pred.to_dict()["subtype"] == s
         else:

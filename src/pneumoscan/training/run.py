@@ -204,22 +204,9 @@ def train_run(cfg: ExperimentConfig, data: str | Path, out: str | Path, progress
                         f"{'frozen' if mc.unfreeze_last == 0 else f'last {mc.unfreeze_last} blocks fine-tuned'}) "
                         "+ linear two-class head",
         "backbone": mc.backbone,
-        "weights_origin": meta["weights_origin"],
-        "class_names": list(CLASS_NAMES),
-        "threshold": threshold,
-        "threshold_rule": meta["threshold_rule"],
-        "preprocessing": spec.to_dict(),
-        "training_data": {
-            "source": Path(data).name,
-            "fingerprint": splits.fingerprint,
-            "val_source": splits.val_source,
-            "counts": splits.counts(),
-        },
+        **card_fields(meta, spec, data, splits, gate, val_metrics),
         "training": {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "monitor": tc.monitor, "best_val_score": result.best_score, "command": command},
-        "refusal_gate": {"kind": "mahalanobis_pca", "threshold": gate.threshold, "quantile": gate.quantile},
-        "intended_population": meta["intended_population"],
-        "metrics": {"model_selection": _summary(val_metrics)},
         **({"parent_run": parent[1]} if parent is not None else {}),
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
@@ -331,6 +318,26 @@ def evaluate_run(run_dir: str | Path, data: str | Path, split: str = "test", dev
         card.setdefault("evaluated_on", {})[split] = {"source": Path(data).name, "n": int(len(y))}
         _write_json(card_path, card)
     return metrics
+
+
+def card_fields(meta: dict, spec: Preprocessing, data: str | Path, splits, gate, val_metrics: dict) -> dict:
+    """The model card's entries that every run writes the same way, single model or ensemble."""
+    return {
+        "weights_origin": meta["weights_origin"],
+        "class_names": list(CLASS_NAMES),
+        "threshold": meta["threshold"],
+        "threshold_rule": meta["threshold_rule"],
+        "preprocessing": spec.to_dict(),
+        "training_data": {
+            "source": Path(data).name,
+            "fingerprint": splits.fingerprint,
+            "val_source": splits.val_source,
+            "counts": splits.counts(),
+        },
+        "refusal_gate": {"kind": "mahalanobis_pca", "threshold": gate.threshold, "quantile": gate.quantile},
+        "intended_population": meta["intended_population"],
+        "metrics": {"model_selection": _summary(val_metrics)},
+    }
 
 
 def _summary(m: dict) -> dict:
