@@ -108,7 +108,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"path": path, **pred.to_dict()}))
         else:
-            print(f"{path}\t{pred.label}\t{pred.probability:.4f}")
+            # a fourth column only under a pneumonia answer of a run with a subtype head
+            pattern = f"\t{pred.subtype['wording']}" if pred.subtype else ""
+            print(f"{path}\t{pred.label}\t{pred.probability:.4f}{pattern}")
     return status
 
 

@@ -134,3 +134,20 @@ def test_data_without_subtype_names_gets_no_head_and_a_clear_message(tiny_run, s
     assert "0 viral pneumonia images named by subtype" in err and "no subtype head" in err
     assert not out.exists()
     assert "subtype_head" not in load_checkpoint(tiny_run)[1]
+
+
+def test_plain_predict_output_adds_the_pattern_only_to_pneumonia_lines(fitted, tmp_path, capsys):
+    rng = np.random.default_rng(77)  # the images of the predictor test above: both answers occur
+    images = [make_xray(rng, pneumonia=i % 2 == 0) for i in range(10)] + [_viral(rng) for _ in range(4)]
+    paths = []
+    for i, image in enumerate(images):
+        image.save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    assert main(["predict", str(fitted), *paths]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(rows) == len(images) and {r[1] for r in rows} == {"NORMAL", "PNEUMONIA"}
+    for row in rows:
+        if row[1] == "PNEUMONIA":
+            assert len(row) == 4 and row[3].startswith("Pattern more like ")
+        else:
+            assert len(row) == 3
