@@ -105,7 +105,7 @@ class Audited:
 
 def audited(action: str, object_type: str, id_arg: str | None = None, detail: str | None = None
             ) -> Callable[[F], F]:
-    """Declare the view's audit action; the view records it with ``auth.record`` in its own transaction,
+    """Declare the view's audit action; the view records it with ``access.record`` in its own transaction,
     and an action that fails (or records nothing) gets its row afterwards with the status it answered."""
 
     def decorate(view: F) -> F:
