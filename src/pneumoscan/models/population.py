@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pneumoscan.models.feature_logistic import fit_standardized_logistic, logistic_score
+
 
 @dataclass(frozen=True)
 class IntendedPopulation:
@@ -122,8 +124,6 @@ class PopulationCheck:
         Raises:
             ValueError: too few images on a side, or ``refused_inside`` outside (0, 0.5).
         """
-        from sklearn.linear_model import LogisticRegression
-
         inside, outside = np.asarray(inside, np.float64), np.asarray(outside, np.float64)
         if len(inside) < 5 or len(outside) < 5 or len(threshold_inside) < 5:
             raise ValueError(
@@ -134,14 +134,12 @@ class PopulationCheck:
             raise ValueError(f"refused_inside must be in (0, 0.5), got {refused_inside}.")
         x = np.concatenate([inside, outside])
         y = np.concatenate([np.zeros(len(inside)), np.ones(len(outside))])
-        mean, scale = x.mean(0), x.std(0) + 1e-6
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-        clf.fit((x - mean) / scale, y)
+        mean, scale, coef, intercept = fit_standardized_logistic(x, y, c)
         check = cls(
-            mean=mean.astype(np.float32),
-            scale=scale.astype(np.float32),
-            coef=clf.coef_[0].astype(np.float32),
-            intercept=float(clf.intercept_[0]),
+            mean=mean,
+            scale=scale,
+            coef=coef,
+            intercept=intercept,
             threshold=0.5,
             fitted_on=list(fitted_on),
             held_out=list(held_out),
@@ -153,8 +151,7 @@ class PopulationCheck:
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """P(outside) for each row of ``features``."""
-        z = ((np.asarray(features, np.float32) - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+        return logistic_score(features, self.mean, self.scale, self.coef, self.intercept)
 
     def outside(self, features: np.ndarray) -> np.ndarray:
         """True for rows the check refuses."""

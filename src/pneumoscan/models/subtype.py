@@ -19,8 +19,9 @@ from pathlib import PurePath
 
 import numpy as np
 
+from pneumoscan.models.feature_logistic import FEATURE_KINDS, fit_standardized_logistic, logistic_score
+
 SUBTYPES: tuple[str, str] = ("bacterial", "viral")  # label 0, label 1 (P(viral) is the head's output)
-FEATURE_KINDS: tuple[str, ...] = ("pooled", "block_means")
 _KERMANY_NAME = re.compile(r"^person\d+_(bacteria|virus)_\d+", re.IGNORECASE)
 _NAME_TO_SUBTYPE = {"bacteria": "bacterial", "virus": "viral"}
 WORDING = "supports, does not replace, clinical judgement"
@@ -98,24 +99,18 @@ class SubtypeHead:
         Raises:
             ValueError: fewer than 5 images of either subtype.
         """
-        from sklearn.linear_model import LogisticRegression
-
-        x, y = np.asarray(x, np.float64), np.asarray(viral).astype(int)
+        y = np.asarray(viral).astype(int)
         counts = [int((y == k).sum()) for k in (0, 1)]
         if min(counts) < 5:
             raise ValueError(f"The subtype head needs at least 5 bacterial and 5 viral pneumonia images; "
                              f"got {counts[0]} and {counts[1]}. Is the data named like Kermany's "
                              "(person*_bacteria_*, person*_virus_*)?")
-        mean, scale = x.mean(0), x.std(0) + 1e-6
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-        clf.fit((x - mean) / scale, y)
-        return cls(mean=mean.astype(np.float32), scale=scale.astype(np.float32), coef=clf.coef_[0].astype(np.float32),
-                   intercept=float(clf.intercept_[0]), features=features, c=float(c))
+        mean, scale, coef, intercept = fit_standardized_logistic(x, y, c)
+        return cls(mean=mean, scale=scale, coef=coef, intercept=intercept, features=features, c=float(c))
 
     def p_viral(self, x: np.ndarray) -> np.ndarray:
         """P(viral) for each row of ``x``."""
-        z = ((np.asarray(x, np.float32) - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+        return logistic_score(x, self.mean, self.scale, self.coef, self.intercept)
 
     @property
     def test_accuracy(self) -> float | None:

@@ -36,6 +36,7 @@ from PIL import Image
 from pneumoscan.data.decoding import DecodedImage, DicomInfo
 from pneumoscan.data.transforms import Preprocessing, eval_tensor
 from pneumoscan.models.checkpoint import load_checkpoint
+from pneumoscan.models.feature_logistic import pick_features
 from pneumoscan.models.ood import FeatureGate
 from pneumoscan.models.population import IntendedPopulation, PopulationCheck
 from pneumoscan.models.recalibration import Recalibration
@@ -243,10 +244,11 @@ class Predictor:
         feats, logits, means, last = self._forward(batch)
         probs = self._probabilities(logits)
         distances = self.gate.distance(feats) if (self.gate is not None and feats is not None) else None
-        pop = self.population_check
-        pop_input = means if (pop is not None and pop.features == "block_means") else feats
-        pop_scores = pop.score(pop_input) if (pop is not None and pop_input is not None) else None
-        p_viral = self._p_viral(feats, means)
+        pop, head = self.population_check, self.subtype_head
+        pop_input = None if pop is None else pick_features(pop.features, feats, means)
+        pop_scores = None if pop_input is None else pop.score(pop_input)
+        head_input = None if head is None else pick_features(head.features, feats, means)
+        p_viral = None if head_input is None else head.p_viral(head_input)
         preds = [
             Prediction(
                 label=self.class_names[int(p >= self.threshold)],
@@ -261,12 +263,6 @@ class Predictor:
             for i, p in enumerate(probs)
         ]
         return preds, batch, last
-
-    def _p_viral(self, feats: np.ndarray | None, means: np.ndarray | None) -> np.ndarray | None:
-        """The subtype head's P(viral) for every row of the pass (None without a head or its input)."""
-        head = self.subtype_head
-        x = None if head is None else (means if head.features == "block_means" else feats)
-        return None if x is None else head.p_viral(x)
 
     def _add_heatmaps(
         self,
