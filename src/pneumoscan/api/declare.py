@@ -60,7 +60,9 @@ def rules(app: Flask) -> dict[str, str]:
     return table
 
 
-_OPEN = ("public", "predict")
+def openapi_path(rule: str) -> str:
+    """A Flask URL rule written as an OpenAPI path: ``/api/patients/<id:patient_id>`` -> ``.../{patient_id}``."""
+    return re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 def document_access(app: Flask, spec: dict[str, Any]) -> None:
@@ -69,7 +71,7 @@ def document_access(app: Flask, spec: dict[str, Any]) -> None:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     by_operation: dict[tuple[str, str], str] = {}
     for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        path = openapi_path(rule.rule)
         for method in rule.methods or ():
             by_operation[(path, method.lower())] = table.get(rule.endpoint, "closed")
     for path, operations in spec.get("paths", {}).items():

@@ -95,11 +95,12 @@ def error_processor(error: HTTPError):
 
 def _path_parameters(app: APIFlask, spec: dict[str, Any]) -> None:
     """Path parameters are required; ``<id:...>`` ones are row ids (1..2**31-1)."""
+    from pneumoscan.api.declare import openapi_path
     from pneumoscan.api.views import IdConverter
 
     ids: set[tuple[str, str]] = set()
     for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        path = openapi_path(rule.rule)
         ids |= {(path, name) for name, conv in rule._converters.items() if isinstance(conv, IdConverter)}  # noqa: SLF001
     for path, operations in spec.get("paths", {}).items():
         for op in operations.values():
